@@ -1,0 +1,70 @@
+# claimstance: every target is one CLI call on the project's own .venv (made by `make install`).
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+CONFIG  ?= train/configs/base.toml
+MODEL   ?= model/claimstance-minilm
+IN      ?= data/samples/article.txt
+OUT     ?= -
+SPLIT   ?= test
+REALNEWS ?= ../shared/realnews/dev.jsonl
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: help install run train predict eval corpus data-report test test-slow lint format typecheck clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/claimstance: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/claimstance ## create .venv and install the project with its dev tools
+
+$(MODEL)/model.safetensors: | $(BIN)/claimstance
+	$(BIN)/claimstance train --config $(CONFIG) --output $(MODEL)
+
+run: $(MODEL)/model.safetensors ## install if needed, train if needed, label the example article
+	$(BIN)/claimstance predict $(IN) --model $(MODEL) --format table
+
+train: install ## train the default model (CONFIG=train/configs/base.toml)
+	$(BIN)/claimstance train --config $(CONFIG) --output $(MODEL)
+
+predict: install ## label IN (file, dir or -) into OUT (.jsonl/.csv, - for stdout)
+	$(BIN)/claimstance predict $(IN) -o $(OUT) --model $(MODEL)
+
+eval: install ## reports on the corpus SPLIT and, when present, on ../shared/realnews/dev.jsonl
+	$(BIN)/claimstance evaluate data/corpus/$(SPLIT).jsonl --model $(MODEL)
+	@if [ -f $(REALNEWS) ]; then $(BIN)/claimstance evaluate $(REALNEWS) --model $(MODEL) \
+	  --report-dir eval/reports/$(notdir $(MODEL))/realnews-dev; fi
+
+corpus: install ## rebuild data/corpus/{train,dev,test}.jsonl from the rounds in data/raw/
+	$(BIN)/claimstance build-corpus --raw-dir data/raw --out-dir data/corpus
+
+data-report: install ## corpus counts per label, split and domain, with a bar chart (data/report/)
+	$(BIN)/claimstance data-report --corpus-dir data/corpus --out-dir data/report
+
+test: install ## the fast offline test suite (tiny random models)
+	$(BIN)/pytest -q
+
+test-slow: install ## slow tests: the real base checkpoint and quality thresholds
+	$(BIN)/pytest -q -m slow
+
+lint: install ## ruff lint
+	$(BIN)/ruff check src tests
+
+format: install ## ruff format and fix imports
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+typecheck: install ## mypy on src/
+	$(BIN)/mypy src
+
+clean: ## remove caches (keeps .venv and models)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info

@@ -1,0 +1,192 @@
+"""The `claimstance` command: parse arguments, set up logging, call one library function per
+subcommand, and map errors to exit codes (0 ok, 1 data or model error, 2 usage error).
+
+stdout carries only data; logs, progress bars and the run summary go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from claimstance.config import DEFAULT_MODEL_DIR, EvalConfig, PredictConfig, load_train_config
+from claimstance.data import DataError, ReadStats, output_format, read_documents
+
+logger = logging.getLogger("claimstance")
+
+
+def _parser() -> argparse.ArgumentParser:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="claimstance", formatter_class=fmt,
+        description="Label each sentence of news text: official_statement, attributed_claim, "
+                    "pledge, warning or none.")
+    verbosity = argparse.ArgumentParser(add_help=False)
+    verbosity.add_argument("-v", "--verbose", action="store_true",
+                           help="debug logs and full tracebacks")
+    verbosity.add_argument("-q", "--quiet", action="store_true",
+                           help="warnings and errors only, no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tr = sub.add_parser("train", parents=[verbosity], formatter_class=fmt,
+                        help="fine-tune the model on the corpus and write a model dir")
+    tr.add_argument("--config", default="train/configs/base.toml", help="TOML experiment file")
+    tr.add_argument("--output", help="model dir to write (default: the config's output_dir, "
+                                     f"normally {DEFAULT_MODEL_DIR})")
+    tr.add_argument("--train-file", help="override the config's train_file")
+    tr.add_argument("--dev-file", help="override the config's dev_file")
+    tr.add_argument("--epochs", type=float, help="override the config's epochs")
+    tr.add_argument("--seed", type=int, help="override the config's seed")
+    tr.add_argument("--threads", type=int, help="torch CPU threads (0: one per core)")
+
+    pr = sub.add_parser("predict", parents=[verbosity], formatter_class=fmt,
+                        help="label the sentences of documents")
+    pr.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help=".txt (one document), .jsonl (text, optional id), .csv (column text, "
+                         "optional id), a directory of those, or - for JSONL on stdin")
+    pr.add_argument("-o", "--output", default="-", help="output file (.jsonl or .csv), - for stdout")
+    pr.add_argument("--format", choices=["jsonl", "csv", "table"],
+                    help="output format (default: from the output suffix, else jsonl)")
+    pr.add_argument("--model", default=DEFAULT_MODEL_DIR, help="model dir")
+    pr.add_argument("--sentences", action="store_true",
+                    help="each record (each line of a .txt) is one sentence: do not split")
+    pr.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
+    pr.add_argument("--threads", type=int, default=0,
+                    help="torch CPU threads (0: torch's default, one per core)")
+
+    ev = sub.add_parser("evaluate", parents=[verbosity], formatter_class=fmt,
+                        help="score a model on a labeled JSONL file and write a report")
+    ev.add_argument("data", help="JSONL with text and label fields")
+    ev.add_argument("--model", default=DEFAULT_MODEL_DIR, help="model dir")
+    ev.add_argument("--report-dir", help="where to write the report "
+                                         "(default: eval/reports/<model>/<data file stem>)")
+    ev.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
+
+    bc = sub.add_parser("build-corpus", parents=[verbosity], formatter_class=fmt,
+                        help="build data/corpus/{train,dev,test}.jsonl from the written rounds")
+    bc.add_argument("--raw-dir", default="data/raw", help="folder of written JSONL files")
+    bc.add_argument("--out-dir", default="data/corpus", help="where the splits go")
+
+    dr = sub.add_parser("data-report", parents=[verbosity], formatter_class=fmt,
+                        help="counts per label, split and domain, with a bar chart")
+    dr.add_argument("--corpus-dir", default="data/corpus", help="folder of the splits")
+    dr.add_argument("--out-dir", default="data/report", help="where the report goes")
+    return parser
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, stream=sys.stderr, format="claimstance: %(message)s",
+                        force=True)
+    from transformers.utils import logging as hf_logging
+
+    # transformers' own notices (such as the new classification head) are noise for users.
+    if args.verbose:
+        hf_logging.set_verbosity_info()
+    else:
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every command
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _train(args: argparse.Namespace) -> int:
+    from claimstance.training import train
+
+    cfg = load_train_config(args.config, output_dir=args.output, train_file=args.train_file,
+                            dev_file=args.dev_file, epochs=args.epochs, seed=args.seed,
+                            threads=args.threads, progress=_progress(args))
+    train(cfg)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from claimstance.data import PredictionWriter
+    from claimstance.inference import label_documents, load_classifier
+
+    cfg = PredictConfig(model_dir=args.model, batch_size=args.batch_size,
+                        pre_split=args.sentences, threads=args.threads, progress=_progress(args))
+    fmt = output_format(args.output, args.format)
+    if fmt == "table" and args.output != "-":
+        raise DataError("--format table writes to stdout only; use .jsonl or .csv for files")
+    classifier = load_classifier(cfg.model_dir, batch_size=cfg.batch_size, threads=cfg.threads)
+    read = ReadStats()
+    docs = read_documents(args.inputs, stats=read, lines=cfg.pre_split)
+    writer = PredictionWriter(args.output, fmt, classifier.labels)
+    ok = False
+    try:
+        stats = label_documents(classifier, docs, writer, pre_split=cfg.pre_split,
+                                chunk_size=cfg.chunk_size, progress=cfg.progress)
+        ok = True
+    finally:
+        writer.close(ok=ok)
+    summary = (f"{read.files} files, {stats.documents} documents, {stats.sentences} sentences "
+               f"written" + (f" to {args.output}" if args.output != "-" else ""))
+    extras = [f"{n} {what}" for n, what in ((stats.empty_documents, "empty documents"),
+                                            (stats.truncated, "truncated sentences"),
+                                            (read.duplicate_ids, "duplicate ids"),
+                                            (len(read.skipped_files), "skipped files")) if n]
+    logger.info("%s%s; labels %s", summary, f" ({', '.join(extras)})" if extras else "",
+                {k: v for k, v in stats.labels.items() if v})
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from claimstance.evaluation import evaluate
+
+    evaluate(EvalConfig(data_file=args.data, model_dir=args.model, report_dir=args.report_dir,
+                        batch_size=args.batch_size, progress=_progress(args)))
+    return 0
+
+
+def _build_corpus(args: argparse.Namespace) -> int:
+    from claimstance.corpus import build_corpus
+
+    counts = build_corpus(args.raw_dir, args.out_dir)
+    logger.info("wrote %s to %s", counts, args.out_dir)
+    return 0
+
+
+def _data_report(args: argparse.Namespace) -> int:
+    from claimstance.corpus import write_data_report
+
+    stats = write_data_report(args.corpus_dir, args.out_dir)
+    logger.info("%d sentences, labels %s; report in %s", stats["sentences"], stats["per_label"],
+                args.out_dir)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code instead of exiting, so tests can call it."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    _setup_logging(args)
+    from claimstance.modeling import ModelDirError
+
+    handlers = {"train": _train, "predict": _predict, "evaluate": _evaluate,
+                "build-corpus": _build_corpus, "data-report": _data_report}
+    try:
+        return handlers[args.command](args)
+    except (DataError, ModelDirError, ValueError) as err:
+        if args.verbose:
+            logger.exception("error")
+        else:
+            logger.error("error: %s", err)
+        return 1
+    except BrokenPipeError:
+        # `claimstance predict ... | head` closed the pipe: not an error of ours.
+        return 0
+    except KeyboardInterrupt:
+        logger.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

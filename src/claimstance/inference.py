@@ -1,0 +1,173 @@
+"""Inference: the `Classifier` that turns sentences into calibrated label probabilities, and the
+batch pipeline that labels whole documents for the CLI.
+
+A plain batched loop under `torch.inference_mode()`: sentences are sorted by token length into
+batches so little time goes on padding, and results come back in input order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from claimstance import modeling
+from claimstance.config import DEFAULT_MODEL_DIR
+from claimstance.data import Document, PredictionWriter, Sentence, document_sentences
+from claimstance.labels import LABELS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    score: float  # calibrated probability of `label`
+    scores: dict[str, float]  # every label's probability; they sum to 1
+    truncated: bool = False  # the sentence was longer than max_length and labeled from its start
+
+
+class Classifier:
+    """Labels sentences with a loaded model dir. Used by the CLI, evaluation and Python callers."""
+
+    def __init__(self, loaded: modeling.LoadedModel, batch_size: int = 64, progress: bool = False):
+        self.loaded = loaded
+        self.batch_size = batch_size
+        self.progress = progress
+        self.labels: tuple[str, ...] = tuple(
+            loaded.model.config.id2label[i] for i in range(len(LABELS))
+        )
+        self.name = loaded.path
+
+    def logits(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
+        """Raw (uncalibrated) logits, shape (len(texts), 5), and which texts were truncated."""
+        ids, truncated = modeling.encode(self.loaded.tokenizer, list(texts), self.loaded.max_length)
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        pad_id = self.loaded.tokenizer.pad_token_id or 0
+        model = self.loaded.model
+        with torch.inference_mode():
+            for batch in tqdm(batches, disable=not self.progress or len(batches) < 2,
+                              desc="batches", unit="batch", leave=False):
+                inputs = modeling.collate([ids[i] for i in batch], pad_id)
+                out[batch] = model(**inputs).logits.float().numpy()
+        return out, truncated
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, shape (len(texts), 5), columns in LABELS order."""
+        logits, _ = self.logits(texts)
+        return softmax(logits / self.loaded.temperature)
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """One Prediction per text, in input order."""
+        if not texts:
+            return []
+        logits, truncated = self.logits(texts)
+        probs = softmax(logits / self.loaded.temperature)
+        preds = []
+        for row, trunc in zip(probs, truncated, strict=True):
+            best = int(row.argmax())
+            scores = {label: float(p) for label, p in zip(self.labels, row, strict=True)}
+            preds.append(Prediction(self.labels[best], float(row[best]), scores, trunc))
+        return preds
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def load_classifier(
+    model_dir: str = DEFAULT_MODEL_DIR, batch_size: int = 64, progress: bool = False,
+    threads: int = 0,
+) -> Classifier:
+    """Load a trained model dir as a Classifier.
+
+    Args:
+        model_dir: the dir `claimstance train` wrote.
+        batch_size: sentences per forward pass.
+        progress: show a progress bar over batches.
+        threads: torch intra-op threads (0 keeps torch's default, one per core).
+
+    Raises:
+        ModelDirError: the dir is missing, incomplete or for other labels.
+    """
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return Classifier(modeling.load(model_dir), batch_size=batch_size, progress=progress)
+
+
+@dataclass
+class LabelStats:
+    documents: int = 0
+    sentences: int = 0
+    truncated: int = 0
+    empty_documents: int = 0
+    labels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
+
+
+def label_documents(
+    classifier: Classifier,
+    documents: Iterable[Document],
+    writer: PredictionWriter,
+    pre_split: bool = False,
+    chunk_size: int = 4096,
+    progress: bool = False,
+) -> LabelStats:
+    """Split documents into sentences, label them in chunks and write one row per sentence.
+
+    Documents are consumed lazily and sentences gathered `chunk_size` at a time, so memory stays
+    flat on inputs of any size while batches are still long enough to sort by length.
+    """
+    stats = LabelStats()
+    bar = tqdm(disable=not progress, desc="labeling", unit=" sent")
+    for chunk in _chunks(documents, chunk_size, pre_split, stats):
+        for sentence, pred in zip(chunk, classifier.predict([s.text for s in chunk]), strict=True):
+            row = {
+                "doc_id": sentence.doc_id,
+                "sentence_index": sentence.index,
+                "start": sentence.start,
+                "end": sentence.end,
+                "text": sentence.text,
+                "label": pred.label,
+                "score": round(pred.score, 6),
+                "scores": {k: round(v, 6) for k, v in pred.scores.items()},
+                "model": classifier.name,
+            }
+            if pred.truncated:
+                row["truncated"] = True
+                stats.truncated += 1
+            writer.write(row)
+            stats.labels[pred.label] += 1
+        stats.sentences += len(chunk)
+        bar.update(len(chunk))
+    bar.close()
+    if stats.truncated:
+        logger.warning(
+            "%d sentences were longer than %d word pieces and were labeled from their start "
+            "(flagged \"truncated\": true)", stats.truncated, classifier.loaded.max_length,
+        )
+    return stats
+
+
+def _chunks(
+    documents: Iterable[Document], size: int, pre_split: bool, stats: LabelStats
+) -> Iterator[list[Sentence]]:
+    chunk: list[Sentence] = []
+    for doc in documents:
+        stats.documents += 1
+        sentences = document_sentences(doc, pre_split=pre_split)
+        if not sentences:
+            stats.empty_documents += 1
+        chunk.extend(sentences)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,195 @@
+"""Training: TrainConfig -> a complete, self-describing model dir.
+
+datasets + Trainer wiring, then the steps that make the dir trustworthy: temperature scaling
+fitted on the dev split, dev metrics measured with the same Classifier users get, provenance and
+a model card.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset, disable_progress_bars
+from scipy.optimize import minimize_scalar
+from scipy.special import logsumexp
+from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+from transformers.utils import logging as hf_logging
+
+from claimstance import modeling, provenance
+from claimstance.config import TrainConfig
+from claimstance.data import LabeledExample, check_splits, load_labeled
+from claimstance.evaluation import compute_metrics, expected_calibration_error
+from claimstance.inference import Classifier, softmax
+from claimstance.labels import LABELS, label2id
+from claimstance.modelcard import write_model_card
+
+logger = logging.getLogger(__name__)
+
+
+def training_arguments(cfg: TrainConfig, checkpoint_dir: str) -> TrainingArguments:
+    """The one mapping of TrainConfig onto TrainingArguments: only the knobs we use."""
+    return TrainingArguments(
+        output_dir=checkpoint_dir,
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=64,
+        learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a ratio of all steps
+        label_smoothing_factor=cfg.label_smoothing,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,
+        save_only_model=True,
+        load_best_model_at_end=True,  # keep the epoch with the best dev macro-F1
+        metric_for_best_model="macro_f1",
+        logging_strategy="epoch",
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to="none",
+        disable_tqdm=not cfg.progress,
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+    )
+
+
+def _dataset(examples: list[LabeledExample], tokenizer: Any, max_length: int) -> Dataset:
+    ids = label2id()
+    ds = Dataset.from_dict({"text": [ex.text for ex in examples],
+                            "label": [ids[ex.label] for ex in examples]})
+    return ds.map(lambda batch: {"input_ids": modeling.encode(tokenizer, batch["text"],
+                                                               max_length)[0]},
+                  batched=True, remove_columns=["text"])
+
+
+def _selection_metric(eval_pred: Any) -> dict[str, float]:
+    # Only for choosing the best epoch; reported figures come from the Classifier below.
+    logits, gold = eval_pred
+    pred = np.asarray(logits).argmax(-1)
+    m = compute_metrics([LABELS[g] for g in gold], [LABELS[p] for p in pred])
+    return {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"]}
+
+
+def fit_temperature(logits: np.ndarray, gold_ids: list[int]) -> float:
+    """The temperature T minimising the dev negative log-likelihood of softmax(logits / T)."""
+    gold = np.asarray(gold_ids)
+
+    def nll(log_t: float) -> float:
+        z = logits / math.exp(log_t)
+        return float(np.mean(logsumexp(z, axis=1) - z[np.arange(len(gold)), gold]))
+
+    result = minimize_scalar(nll, bounds=(math.log(0.05), math.log(20.0)), method="bounded")
+    return float(math.exp(result.x))
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Fine-tune the base model on cfg.train_file, select on cfg.dev_file, write the model dir.
+
+    Returns:
+        The model dir.
+
+    Raises:
+        DataError: bad training data (before any training starts).
+        ModelDirError: the base model cannot be found.
+    """
+    started = time.time()
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    if not cfg.progress:
+        hf_logging.disable_progress_bar()
+        disable_progress_bars()
+    train_ex = load_labeled(cfg.train_file)
+    dev_ex = load_labeled(cfg.dev_file)
+    splits = {"train": train_ex, "dev": dev_ex}
+    if cfg.test_file and Path(cfg.test_file).exists():
+        splits["test"] = load_labeled(cfg.test_file)  # only checked: it must not leak into training
+    check_splits(splits)
+    if cfg.max_train_rows:
+        train_ex = train_ex[: cfg.max_train_rows]
+    if cfg.max_dev_rows:
+        dev_ex = dev_ex[: cfg.max_dev_rows]
+    for name, exs in (("train", train_ex), ("dev", dev_ex)):
+        logger.info("%s: %d sentences %s", name, len(exs), dict(Counter(ex.label for ex in exs)))
+    logger.info("config: %s", json.dumps(cfg.to_dict()))
+    logger.info("device: %s, torch threads: %d",
+                "cuda" if torch.cuda.is_available() else "cpu", torch.get_num_threads())
+
+    model, tokenizer = modeling.build_model(cfg.base_model, cfg.seed)
+    out = Path(cfg.output_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        trainer = Trainer(
+            model=model,
+            args=training_arguments(cfg, str(staging / "checkpoints")),
+            train_dataset=_dataset(train_ex, tokenizer, cfg.max_length),
+            eval_dataset=_dataset(dev_ex, tokenizer, cfg.max_length),
+            data_collator=DataCollatorWithPadding(tokenizer),
+            processing_class=tokenizer,
+            compute_metrics=_selection_metric,
+        )
+        trainer.train()
+        train_seconds = time.time() - started
+        model_dir = staging / "model"
+        trainer.model.to("cpu")
+        modeling.save(trainer.model, tokenizer, model_dir, cfg.max_length)
+        shutil.rmtree(staging / "checkpoints", ignore_errors=True)
+        _calibrate_and_describe(cfg, model_dir, train_ex, dev_ex, train_seconds,
+                                trainer.state.best_metric)
+        if out.exists():
+            shutil.rmtree(out)
+        model_dir.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    logger.info("model dir written to %s in %.0f s", out, time.time() - started)
+    return out
+
+
+def _calibrate_and_describe(cfg: TrainConfig, model_dir: Path, train_ex: list[LabeledExample],
+                            dev_ex: list[LabeledExample], train_seconds: float,
+                            best_selection_f1: float | None) -> None:
+    classifier = Classifier(modeling.load(model_dir), batch_size=64, progress=cfg.progress)
+    logits, _ = classifier.logits([ex.text for ex in dev_ex])
+    gold_ids = [LABELS.index(ex.label) for ex in dev_ex]
+    temperature = fit_temperature(logits, gold_ids)
+    modeling.write_meta(model_dir, {"temperature": temperature})
+    raw_probs = softmax(logits)
+    probs = softmax(logits / temperature)
+    metrics = compute_metrics([ex.label for ex in dev_ex],
+                              [LABELS[i] for i in probs.argmax(1)], probs)
+    metrics["ece_uncalibrated"] = expected_calibration_error(raw_probs, gold_ids)
+    metrics["temperature"] = temperature
+    metrics["split"] = "dev"
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    info = {
+        "config": cfg.to_dict(),
+        "data": {
+            name: {"path": path, "sha256": provenance.sha256_file(path), "rows": len(exs),
+                   "labels": dict(Counter(ex.label for ex in exs)),
+                   "documents": len({ex.doc_id for ex in exs})}
+            for name, path, exs in (("train", cfg.train_file, train_ex),
+                                    ("dev", cfg.dev_file, dev_ex))
+        },
+        "base_model": str(modeling.resolve_base_model(cfg.base_model)),
+        "train_seconds": round(train_seconds, 1),
+        "torch_threads": torch.get_num_threads(),
+        "best_dev_macro_f1_during_training": best_selection_f1,
+        "git_commit": provenance.git_commit(),
+        "versions": provenance.versions(),
+        "seed": cfg.seed,
+    }
+    (model_dir / "train_config.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_model_card(model_dir, info, metrics)
+    logger.info("dev macro-F1 %.3f, ECE %.3f (uncalibrated %.3f, temperature %.2f)",
+                metrics["macro_f1"], metrics["ece"], metrics["ece_uncalibrated"], temperature)
+

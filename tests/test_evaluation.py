@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from claimstance.evaluation import compute_metrics, expected_calibration_error
+
+
+def test_metrics_on_a_hand_made_example():
+    gold = ["pledge", "pledge", "warning", "none", "none", "none", "attributed_claim",
+            "official_statement"]
+    pred = ["pledge", "warning", "warning", "none", "none", "pledge", "official_statement",
+            "official_statement"]
+    m = compute_metrics(gold, pred)
+    # By hand: pledge P=1/2 R=1/2 F=1/2; warning P=1/2 R=1 F=2/3; none P=1 R=2/3 F=4/5;
+    # attributed_claim F=0; official_statement P=1/2 R=1 F=2/3.
+    assert m["per_label"]["pledge"]["f1"] == pytest.approx(0.5)
+    assert m["per_label"]["warning"]["f1"] == pytest.approx(2 / 3)
+    assert m["per_label"]["none"]["f1"] == pytest.approx(0.8)
+    assert m["per_label"]["none"]["recall"] == pytest.approx(2 / 3)
+    assert m["per_label"]["attributed_claim"]["f1"] == 0
+    assert m["per_label"]["official_statement"]["precision"] == pytest.approx(0.5)
+    assert m["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 0.8 + 0 + 2 / 3) / 5)
+    assert m["accuracy"] == pytest.approx(5 / 8)
+    assert m["n"] == 8
+    cm = m["confusion_matrix"]["matrix"]
+    assert cm[2] == [0, 0, 1, 1, 0]  # gold pledge: one right, one as warning
+    assert cm[4] == [0, 0, 1, 0, 2]  # gold none: one as pledge
+    assert sum(map(sum, cm)) == 8
+
+
+def test_label_absent_everywhere_still_counts_in_macro_average():
+    m = compute_metrics(["none", "none"], ["none", "none"])
+    assert m["macro_f1"] == pytest.approx(1 / 5)
+
+
+def test_ece_by_hand():
+    # Two bins used: 0.9 confidence right twice and wrong once; 0.6 confidence right once.
+    probs = np.array([[0.9, 0.1, 0, 0, 0], [0.9, 0.1, 0, 0, 0], [0.1, 0.9, 0, 0, 0],
+                      [0.6, 0.4, 0, 0, 0]])
+    gold = [0, 0, 0, 0]
+    expected = 3 / 4 * abs(2 / 3 - 0.9) + 1 / 4 * abs(1 - 0.6)
+    assert expected_calibration_error(probs, gold) == pytest.approx(expected)
+
+
+def test_length_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="2 gold labels but 1 predictions"):
+        compute_metrics(["none", "none"], ["none"])

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from claimstance.config import TrainConfig, load_train_config
+from claimstance.data import DataError
+from claimstance.inference import load_classifier
+from claimstance.training import fit_temperature, train
+
+
+def test_smoke_training_writes_a_complete_model_dir(tiny_base_dir, fixtures, tmp_path):
+    # dev must not share documents with train: one fixture document for each (7 and 8 rows)
+    rows = (fixtures / "labeled_small.jsonl").read_text().splitlines()
+    (tmp_path / "train.jsonl").write_text("\n".join(r for r in rows if '"fx-1"' in r) + "\n")
+    (tmp_path / "dev.jsonl").write_text("\n".join(r for r in rows if '"fx-2"' in r) + "\n")
+    cfg = TrainConfig(train_file=str(tmp_path / "train.jsonl"),
+                      dev_file=str(tmp_path / "dev.jsonl"), test_file="",
+                      output_dir=str(tmp_path / "run"), base_model=str(tiny_base_dir),
+                      max_length=32, epochs=2, batch_size=8, learning_rate=1e-3, progress=False)
+    out = train(cfg)
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer_config.json", "claimstance.json",
+            "train_config.json", "metrics.json", "README.md"} <= names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pkl"))]
+    info = json.loads((out / "train_config.json").read_text())
+    assert info["data"]["train"]["rows"] == 7 and len(info["data"]["train"]["sha256"]) == 64
+    assert info["seed"] == 13
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == 8 and "ece" in metrics and metrics["temperature"] > 0
+    assert "Intended use" in (out / "README.md").read_text()
+    preds = load_classifier(str(out)).predict(["The governor vowed to rebuild the bridge."])
+    assert len(preds) == 1
+    assert not list(tmp_path.glob(".run.*"))  # staging dir cleaned up
+
+
+def test_bad_training_data_fails_before_training(tiny_base_dir, fixtures, tmp_path):
+    cfg = TrainConfig(train_file=str(fixtures / "bad.jsonl"), dev_file=str(fixtures / "bad.jsonl"),
+                      test_file="", output_dir=str(tmp_path / "run"),
+                      base_model=str(tiny_base_dir), progress=False)
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: unknown label"):
+        train(cfg)
+    assert not (tmp_path / "run").exists()
+
+
+def test_fit_temperature_recovers_a_known_temperature():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(size=(4000, 5)) * 2
+    probs = np.exp(true_logits) / np.exp(true_logits).sum(1, keepdims=True)
+    gold = [int(rng.choice(5, p=p)) for p in probs]
+    # A model three times too confident: the fit should find T close to 3.
+    assert fit_temperature(true_logits * 3, gold) == pytest.approx(3.0, rel=0.1)
+
+
+def test_config_file_and_overrides(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('epochs = 2\nlearning_rate = 3e-5\n')
+    cfg = load_train_config(path, epochs=5, seed=None)
+    assert (cfg.epochs, cfg.learning_rate, cfg.seed) == (5, 3e-5, 13)
+    path.write_text("epoks = 2\n")
+    with pytest.raises(ValueError, match="unknown keys \\['epoks'\\]"):
+        load_train_config(path)
+    with pytest.raises(ValueError, match="learning_rate must be in"):
+        TrainConfig(learning_rate=2.0)
+    assert math.isfinite(TrainConfig().warmup_ratio)
