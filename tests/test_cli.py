@@ -17,7 +17,7 @@ def _check_rows(rows, documents):
     assert rows, "no output rows"
     for row in rows:
         assert ROW_KEYS <= set(row)
-        assert documents[row["doc_id"]][row["start"]:row["end"]] == row["text"]
+        assert documents[row["doc_id"]][row["start"] : row["end"]] == row["text"]
         assert row["label"] in LABELS
         assert sum(row["scores"].values()) == pytest.approx(1.0, abs=1e-4)
 
@@ -34,8 +34,9 @@ def inputs(tmp_path, fixtures):
     return tmp_path, article
 
 
-@pytest.mark.parametrize("name,doc_id", [("article.txt", None), ("docs.jsonl", "j1"),
-                                         ("docs.csv", "c1")])
+@pytest.mark.parametrize(
+    "name,doc_id", [("article.txt", None), ("docs.jsonl", "j1"), ("docs.csv", "c1")]
+)
 def test_predict_each_format_to_jsonl(tiny_model_dir, inputs, name, doc_id, capsys):
     folder, article = inputs
     path = folder / name
@@ -48,13 +49,12 @@ def test_predict_each_format_to_jsonl(tiny_model_dir, inputs, name, doc_id, caps
 def test_predict_directory_to_csv(tiny_model_dir, inputs):
     folder, article = inputs
     out = folder / "out" / "labels.csv"
-    assert main(["predict", str(folder), "-o", str(out), "--model", str(tiny_model_dir),
-                 "-q"]) == 0
+    assert main(["predict", str(folder), "-o", str(out), "--model", str(tiny_model_dir), "-q"]) == 0
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 21
     assert {r["doc_id"] for r in rows} == {str(folder / "article.txt"), "j1", "c1"}
     for r in rows:
-        assert article[int(r["start"]):int(r["end"])] == r["text"]
+        assert article[int(r["start"]) : int(r["end"])] == r["text"]
         total = sum(float(r[f"score_{label}"]) for label in LABELS)
         assert total == pytest.approx(1.0, abs=1e-4)
 
@@ -73,23 +73,32 @@ def test_empty_input_gives_empty_output(tiny_model_dir, tmp_path, capsys):
     assert capsys.readouterr().out == ""
 
 
-@pytest.mark.parametrize("args,message", [
-    (["predict", "MISSING.txt"], "MISSING.txt: no such file"),
-    (["predict", "{bad}"], "bad.jsonl:2: not valid JSON"),
-    (["predict", "{nocol}"], "nocol.csv:1: no 'text' column"),
-    (["predict", "{unknown}"], "unknown suffix '.docx'"),
-    (["predict", "{good}", "--model", "{tmp}/no-model"], "no model dir here"),
-    (["evaluate", "{labeled_bad}"], "unknown label 'gossip'"),
-])
-def test_bad_input_is_one_line_and_exit_1(tiny_model_dir, tmp_path, fixtures, capsys, args,
-                                          message):
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["predict", "MISSING.txt"], "MISSING.txt: no such file"),
+        (["predict", "{bad}"], "bad.jsonl:2: not valid JSON"),
+        (["predict", "{nocol}"], "nocol.csv:1: no 'text' column"),
+        (["predict", "{unknown}"], "unknown suffix '.docx'"),
+        (["predict", "{good}", "--model", "{tmp}/no-model"], "no model dir here"),
+        (["evaluate", "{labeled_bad}"], "unknown label 'gossip'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(
+    tiny_model_dir, tmp_path, fixtures, capsys, args, message
+):
     (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{oops\n')
     (tmp_path / "nocol.csv").write_text("body\nhello\n")
     (tmp_path / "file.docx").write_text("x")
     (tmp_path / "good.txt").write_text("Fine.")
-    paths = {"bad": tmp_path / "bad.jsonl", "nocol": tmp_path / "nocol.csv",
-             "unknown": tmp_path / "file.docx", "good": tmp_path / "good.txt", "tmp": tmp_path,
-             "labeled_bad": fixtures / "bad.jsonl"}
+    paths = {
+        "bad": tmp_path / "bad.jsonl",
+        "nocol": tmp_path / "nocol.csv",
+        "unknown": tmp_path / "file.docx",
+        "good": tmp_path / "good.txt",
+        "tmp": tmp_path,
+        "labeled_bad": fixtures / "bad.jsonl",
+    }
     argv = [a.format(**paths) for a in args]
     if "--model" not in argv:
         argv += ["--model", str(tiny_model_dir)]
@@ -107,10 +116,26 @@ def test_usage_error_exits_2(capsys):
 
 def test_evaluate_writes_report(tiny_model_dir, fixtures, tmp_path):
     report = tmp_path / "report"
-    assert main(["evaluate", str(fixtures / "labeled_small.jsonl"), "--model",
-                 str(tiny_model_dir), "--report-dir", str(report), "-q"]) == 0
-    assert sorted(p.name for p in report.iterdir()) == ["confusion.png", "errors.jsonl",
-                                                        "metrics.json", "report.md"]
+    assert (
+        main(
+            [
+                "evaluate",
+                str(fixtures / "labeled_small.jsonl"),
+                "--model",
+                str(tiny_model_dir),
+                "--report-dir",
+                str(report),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in report.iterdir()) == [
+        "confusion.png",
+        "errors.jsonl",
+        "metrics.json",
+        "report.md",
+    ]
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["n"] == 15 and 0 <= metrics["macro_f1"] <= 1
     assert metrics["provenance"]["data_sha256"]

@@ -27,8 +27,9 @@ def corpus():
 def test_corpus_meets_its_requirements(corpus):
     forbidden = []
     if REALNEWS.exists():
-        forbidden = [json.loads(line)["text"] for line in REALNEWS.read_text().splitlines()
-                     if line.strip()]
+        forbidden = [
+            json.loads(line)["text"] for line in REALNEWS.read_text().splitlines() if line.strip()
+        ]
     problems = check_corpus(corpus, REQUIREMENTS, forbidden)
     assert problems == [], "\n".join(problems[:30])
 
@@ -38,13 +39,20 @@ def test_corpus_is_built_from_raw(corpus, tmp_path):
     build_corpus(ROOT / "data" / "raw", tmp_path)
     for split in ("train", "dev", "test"):
         assert (tmp_path / f"{split}.jsonl").read_text() == (
-            ROOT / "data" / "corpus" / f"{split}.jsonl").read_text()
+            ROOT / "data" / "corpus" / f"{split}.jsonl"
+        ).read_text()
 
 
 def test_near_duplicates_finds_exact_and_overlapping_sentences():
-    base = "The ministry said on Monday that the coastal road would reopen after repairs to the bridge"
-    texts = [base + ".", base.upper() + "!", base.replace("bridge", "tunnel") + ".",
-             "A completely different sentence about the weather in the north of the country today."]
+    base = (
+        "The ministry said on Monday that the coastal road would reopen after repairs to the bridge"
+    )
+    texts = [
+        base + ".",
+        base.upper() + "!",
+        base.replace("bridge", "tunnel") + ".",
+        "A completely different sentence about the weather in the north of the country today.",
+    ]
     assert near_duplicates(texts) == [(0, 1), (0, 2), (1, 2)]
 
 
@@ -55,8 +63,9 @@ def test_check_corpus_reports_each_problem(corpus):
 
     train = corpus["train"]
     leaked = {"train": train, "dev": [replace(train[0], source="dev.jsonl:1")], "test": []}
-    problems = check_corpus(leaked, Requirements(min_sentences=10 ** 6, min_domains=99),
-                            forbidden=[train[1].text])
+    problems = check_corpus(
+        leaked, Requirements(min_sentences=10**6, min_domains=99), forbidden=[train[1].text]
+    )
     text = "\n".join(problems)
     assert "need at least 1000000" in text
     assert "domains, need at least 99" in text

@@ -27,7 +27,8 @@ def test_splitter_handles_abbreviations_quotes_and_line_breaks(fixtures):
     assert sentences[0] == "Bridge closure snarls traffic"
     # "Mr.", "U.S." and a sentence running over a line break stay in one sentence
     assert sentences[1].startswith("WASHINGTON — Mr. Okafor") and sentences[1].endswith(
-        'replaced."')
+        'replaced."'
+    )
     assert "\n" in sentences[1]
     assert sentences[2] == "Gen. Ruiz arrived at 3 p.m. on Monday."
     assert sentences[3] == '"We will rebuild it," the mayor said.'
@@ -39,12 +40,14 @@ def test_splitter_handles_abbreviations_quotes_and_line_breaks(fixtures):
 def test_document_sentences_slice_back(fixtures):
     doc = Document("d", (fixtures / "article.txt").read_text(), "x")
     for s in document_sentences(doc):
-        assert doc.text[s.start:s.end] == s.text
+        assert doc.text[s.start : s.end] == s.text
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("ab .?!\"'\n\tU.S.Mr3")), max_size=120)
-       | st.text(max_size=80))
+@given(
+    st.text(alphabet=st.sampled_from(list("ab .?!\"'\n\tU.S.Mr3")), max_size=120)
+    | st.text(max_size=80)
+)
 def test_sentences_cover_every_non_space_character(text):
     spans = split_sentences(text)
     covered = "".join(text[s:e] for s, e in spans)
@@ -62,13 +65,19 @@ def test_pre_split_keeps_the_record_whole_minus_whitespace():
 
 def test_read_all_input_kinds(tmp_path):
     (tmp_path / "a.txt").write_text("\ufeffOne sentence. Another one.\r\n")
-    (tmp_path / "b.jsonl").write_text('{"id": "x1", "text": "Hello there."}\n\n{"text": "No id."}\n')
-    (tmp_path / "c.csv").write_text("id,text\nc1,\"Quoted, with comma.\"\n")
+    (tmp_path / "b.jsonl").write_text(
+        '{"id": "x1", "text": "Hello there."}\n\n{"text": "No id."}\n'
+    )
+    (tmp_path / "c.csv").write_text('id,text\nc1,"Quoted, with comma."\n')
     (tmp_path / "notes.md").write_text("skip me")
     stats = ReadStats()
     docs = list(read_documents([str(tmp_path)], stats=stats))
-    assert [d.doc_id for d in docs] == [str(tmp_path / "a.txt"), "x1",
-                                        f"{tmp_path / 'b.jsonl'}:3", "c1"]
+    assert [d.doc_id for d in docs] == [
+        str(tmp_path / "a.txt"),
+        "x1",
+        f"{tmp_path / 'b.jsonl'}:3",
+        "c1",
+    ]
     assert docs[0].text.startswith("One")  # BOM dropped
     assert stats.files == 3 and stats.documents == 4
     assert stats.skipped_files == [str(tmp_path / "notes.md")]
@@ -79,18 +88,23 @@ def test_read_all_input_kinds(tmp_path):
 def test_txt_lines_mode_gives_a_document_per_line(tmp_path):
     (tmp_path / "s.txt").write_text("First line.\n\nSecond line.\n")
     docs = list(read_documents([str(tmp_path / "s.txt")], lines=True))
-    assert [(d.doc_id.rsplit(":", 1)[1], d.text) for d in docs] == [("1", "First line."),
-                                                                    ("3", "Second line.")]
+    assert [(d.doc_id.rsplit(":", 1)[1], d.text) for d in docs] == [
+        ("1", "First line."),
+        ("3", "Second line."),
+    ]
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("bad.jsonl", '{"text": "ok"}\nnot json\n', "bad.jsonl:2: not valid JSON"),
-    ("bad.jsonl", '{"text": "ok"}\n{"id": 3}\n', "bad.jsonl:2: no 'text' field"),
-    ("bad.jsonl", '[1, 2]\n', "bad.jsonl:1: expected a JSON object"),
-    ("bad.csv", "id,body\n1,hello\n", "bad.csv:1: no 'text' column"),
-    ("bad.csv", "id,text\n1,hello,extra\n", "bad.csv:2: expected 2 fields"),
-    ("bad.pdf", "whatever", "unknown suffix '.pdf'"),
-])
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("bad.jsonl", '{"text": "ok"}\nnot json\n', "bad.jsonl:2: not valid JSON"),
+        ("bad.jsonl", '{"text": "ok"}\n{"id": 3}\n', "bad.jsonl:2: no 'text' field"),
+        ("bad.jsonl", "[1, 2]\n", "bad.jsonl:1: expected a JSON object"),
+        ("bad.csv", "id,body\n1,hello\n", "bad.csv:1: no 'text' column"),
+        ("bad.csv", "id,text\n1,hello,extra\n", "bad.csv:2: expected 2 fields"),
+        ("bad.pdf", "whatever", "unknown suffix '.pdf'"),
+    ],
+)
 def test_read_errors_name_file_and_line(tmp_path, name, content, message):
     (tmp_path / name).write_text(content)
     with pytest.raises(DataError, match=message.replace("[", r"\[").replace(".", r"\.")):
@@ -132,9 +146,22 @@ def test_check_splits_catches_leaks(fixtures):
 
 
 def test_writer_renames_only_on_success(tmp_path):
-    row = {"doc_id": "d", "sentence_index": 0, "start": 0, "end": 2, "text": "Hi",
-           "label": "none", "score": 0.9, "scores": {"official_statement": 0.025,
-           "attributed_claim": 0.025, "pledge": 0.025, "warning": 0.025, "none": 0.9}}
+    row = {
+        "doc_id": "d",
+        "sentence_index": 0,
+        "start": 0,
+        "end": 2,
+        "text": "Hi",
+        "label": "none",
+        "score": 0.9,
+        "scores": {
+            "official_statement": 0.025,
+            "attributed_claim": 0.025,
+            "pledge": 0.025,
+            "warning": 0.025,
+            "none": 0.9,
+        },
+    }
     out = tmp_path / "out.jsonl"
     writer = PredictionWriter(str(out), "jsonl")
     writer.write(row)

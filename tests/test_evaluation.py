@@ -7,10 +7,26 @@ from claimstance.evaluation import compute_metrics, expected_calibration_error
 
 
 def test_metrics_on_a_hand_made_example():
-    gold = ["pledge", "pledge", "warning", "none", "none", "none", "attributed_claim",
-            "official_statement"]
-    pred = ["pledge", "warning", "warning", "none", "none", "pledge", "official_statement",
-            "official_statement"]
+    gold = [
+        "pledge",
+        "pledge",
+        "warning",
+        "none",
+        "none",
+        "none",
+        "attributed_claim",
+        "official_statement",
+    ]
+    pred = [
+        "pledge",
+        "warning",
+        "warning",
+        "none",
+        "none",
+        "pledge",
+        "official_statement",
+        "official_statement",
+    ]
     m = compute_metrics(gold, pred)
     # By hand: pledge P=1/2 R=1/2 F=1/2; warning P=1/2 R=1 F=2/3; none P=1 R=2/3 F=4/5;
     # attributed_claim F=0; official_statement P=1/2 R=1 F=2/3.
@@ -36,8 +52,9 @@ def test_label_absent_everywhere_still_counts_in_macro_average():
 
 def test_ece_by_hand():
     # Two bins used: 0.9 confidence right twice and wrong once; 0.6 confidence right once.
-    probs = np.array([[0.9, 0.1, 0, 0, 0], [0.9, 0.1, 0, 0, 0], [0.1, 0.9, 0, 0, 0],
-                      [0.6, 0.4, 0, 0, 0]])
+    probs = np.array(
+        [[0.9, 0.1, 0, 0, 0], [0.9, 0.1, 0, 0, 0], [0.1, 0.9, 0, 0, 0], [0.6, 0.4, 0, 0, 0]]
+    )
     gold = [0, 0, 0, 0]
     expected = 3 / 4 * abs(2 / 3 - 0.9) + 1 / 4 * abs(1 - 0.6)
     assert expected_calibration_error(probs, gold) == pytest.approx(expected)

@@ -11,8 +11,10 @@ from claimstance.modeling import load, write_meta
 
 @pytest.fixture
 def texts(fixtures):
-    return [line.split('"text": "')[1].split('", "label"')[0]
-            for line in (fixtures / "labeled_small.jsonl").read_text().splitlines()]
+    return [
+        line.split('"text": "')[1].split('", "label"')[0]
+        for line in (fixtures / "labeled_small.jsonl").read_text().splitlines()
+    ]
 
 
 def test_one_prediction_per_sentence_with_valid_scores(tiny_model_dir, texts):
@@ -66,5 +68,6 @@ def test_label_documents_keeps_order_across_chunks(tiny_model_dir, chunk_size):
     out = _Rows()
     stats = label_documents(load_classifier(str(tiny_model_dir)), docs, out, chunk_size=chunk_size)
     assert [(r["doc_id"], r["sentence_index"]) for r in out.rows] == [
-        (f"d{i}", j) for i in range(3) for j in range(3)]
+        (f"d{i}", j) for i in range(3) for j in range(3)
+    ]
     assert stats.documents == 4 and stats.sentences == 9 and stats.empty_documents == 1

@@ -15,11 +15,14 @@ def test_check_accepts_config_style_mapping():
     check_labels({str(i): label for i, label in enumerate(LABELS)})
 
 
-@pytest.mark.parametrize("found", [
-    list(reversed(LABELS)),
-    list(LABELS[:4]),
-    [*LABELS[:4], "None"],
-])
+@pytest.mark.parametrize(
+    "found",
+    [
+        list(reversed(LABELS)),
+        list(LABELS[:4]),
+        [*LABELS[:4], "None"],
+    ],
+)
 def test_mismatch_names_both_lists(found):
     with pytest.raises(LabelMismatchError) as err:
         check_labels(found, where="somewhere")

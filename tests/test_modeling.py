@@ -7,8 +7,10 @@ import torch
 
 from claimstance import modeling
 
-TEXTS = ["The governor vowed to rebuild the collapsed bridge before the rainy season.",
-         "Talks resumed on Tuesday after a two-week pause."]
+TEXTS = [
+    "The governor vowed to rebuild the collapsed bridge before the rainy season.",
+    "Talks resumed on Tuesday after a two-week pause.",
+]
 
 
 def _logits(loaded, texts):
@@ -54,8 +56,13 @@ def test_truncated_weights(model_copy):
 
 def test_other_labels(model_copy):
     config = json.loads((model_copy / "config.json").read_text())
-    config["id2label"] = {"0": "pledge", "1": "official_statement", "2": "attributed_claim",
-                          "3": "warning", "4": "none"}
+    config["id2label"] = {
+        "0": "pledge",
+        "1": "official_statement",
+        "2": "attributed_claim",
+        "3": "warning",
+        "4": "none",
+    }
     (model_copy / "config.json").write_text(json.dumps(config))
     with pytest.raises(modeling.ModelDirError, match="expected"):
         modeling.load(model_copy)

@@ -18,12 +18,18 @@ def test_real_base_checkpoint_trains_and_predicts(tmp_path, monkeypatch):
     from claimstance.training import train
 
     monkeypatch.chdir(ROOT)
-    cfg = TrainConfig(output_dir=str(tmp_path / "smoke"), max_length=64, epochs=1, batch_size=16,
-                      max_train_rows=320, max_dev_rows=80, progress=False)
+    cfg = TrainConfig(
+        output_dir=str(tmp_path / "smoke"),
+        max_length=64,
+        epochs=1,
+        batch_size=16,
+        max_train_rows=320,
+        max_dev_rows=80,
+        progress=False,
+    )
     out = train(cfg)
     preds = load_classifier(str(out)).predict(["The minister vowed to rebuild the bridge."])
-    assert preds[0].label in {"official_statement", "attributed_claim", "pledge", "warning",
-                              "none"}
+    assert preds[0].label in {"official_statement", "attributed_claim", "pledge", "warning", "none"}
 
 
 def test_default_model_quality_on_the_corpus_test_split(tmp_path):
@@ -33,7 +39,13 @@ def test_default_model_quality_on_the_corpus_test_split(tmp_path):
     model = ROOT / DEFAULT_MODEL_DIR
     if not (model / "model.safetensors").exists():
         pytest.skip("no default model: run `make train` first")
-    metrics = evaluate(EvalConfig(data_file=str(ROOT / "data/corpus/test.jsonl"),
-                                  model_dir=str(model), report_dir=str(tmp_path), progress=False))
+    metrics = evaluate(
+        EvalConfig(
+            data_file=str(ROOT / "data/corpus/test.jsonl"),
+            model_dir=str(model),
+            report_dir=str(tmp_path),
+            progress=False,
+        )
+    )
     assert metrics["macro_f1"] >= 0.75
     assert json.loads((tmp_path / "metrics.json").read_text())["n"] == metrics["n"]

@@ -17,14 +17,29 @@ def test_smoke_training_writes_a_complete_model_dir(tiny_base_dir, fixtures, tmp
     rows = (fixtures / "labeled_small.jsonl").read_text().splitlines()
     (tmp_path / "train.jsonl").write_text("\n".join(r for r in rows if '"fx-1"' in r) + "\n")
     (tmp_path / "dev.jsonl").write_text("\n".join(r for r in rows if '"fx-2"' in r) + "\n")
-    cfg = TrainConfig(train_file=str(tmp_path / "train.jsonl"),
-                      dev_file=str(tmp_path / "dev.jsonl"), test_file="",
-                      output_dir=str(tmp_path / "run"), base_model=str(tiny_base_dir),
-                      max_length=32, epochs=2, batch_size=8, learning_rate=1e-3, progress=False)
+    cfg = TrainConfig(
+        train_file=str(tmp_path / "train.jsonl"),
+        dev_file=str(tmp_path / "dev.jsonl"),
+        test_file="",
+        output_dir=str(tmp_path / "run"),
+        base_model=str(tiny_base_dir),
+        max_length=32,
+        epochs=2,
+        batch_size=8,
+        learning_rate=1e-3,
+        progress=False,
+    )
     out = train(cfg)
     names = {p.name for p in out.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer_config.json", "claimstance.json",
-            "train_config.json", "metrics.json", "README.md"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer_config.json",
+        "claimstance.json",
+        "train_config.json",
+        "metrics.json",
+        "README.md",
+    } <= names
     assert not [n for n in names if n.endswith((".bin", ".pt", ".pkl"))]
     info = json.loads((out / "train_config.json").read_text())
     assert info["data"]["train"]["rows"] == 7 and len(info["data"]["train"]["sha256"]) == 64
@@ -38,9 +53,14 @@ def test_smoke_training_writes_a_complete_model_dir(tiny_base_dir, fixtures, tmp
 
 
 def test_bad_training_data_fails_before_training(tiny_base_dir, fixtures, tmp_path):
-    cfg = TrainConfig(train_file=str(fixtures / "bad.jsonl"), dev_file=str(fixtures / "bad.jsonl"),
-                      test_file="", output_dir=str(tmp_path / "run"),
-                      base_model=str(tiny_base_dir), progress=False)
+    cfg = TrainConfig(
+        train_file=str(fixtures / "bad.jsonl"),
+        dev_file=str(fixtures / "bad.jsonl"),
+        test_file="",
+        output_dir=str(tmp_path / "run"),
+        base_model=str(tiny_base_dir),
+        progress=False,
+    )
     with pytest.raises(DataError, match=r"bad\.jsonl:2: unknown label"):
         train(cfg)
     assert not (tmp_path / "run").exists()
@@ -57,7 +77,7 @@ def test_fit_temperature_recovers_a_known_temperature():
 
 def test_config_file_and_overrides(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('epochs = 2\nlearning_rate = 3e-5\n')
+    path.write_text("epochs = 2\nlearning_rate = 3e-5\n")
     cfg = load_train_config(path, epochs=5, seed=None)
     assert (cfg.epochs, cfg.learning_rate, cfg.seed) == (5, 3e-5, 13)
     path.write_text("epoks = 2\n")

@@ -20,57 +20,98 @@ logger = logging.getLogger("claimstance")
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="claimstance", formatter_class=fmt,
+        prog="claimstance",
+        formatter_class=fmt,
         description="Label each sentence of news text: official_statement, attributed_claim, "
-                    "pledge, warning or none.")
+        "pledge, warning or none.",
+    )
     verbosity = argparse.ArgumentParser(add_help=False)
-    verbosity.add_argument("-v", "--verbose", action="store_true",
-                           help="debug logs and full tracebacks")
-    verbosity.add_argument("-q", "--quiet", action="store_true",
-                           help="warnings and errors only, no progress bars")
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logs and full tracebacks"
+    )
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", help="warnings and errors only, no progress bars"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    tr = sub.add_parser("train", parents=[verbosity], formatter_class=fmt,
-                        help="fine-tune the model on the corpus and write a model dir")
+    tr = sub.add_parser(
+        "train",
+        parents=[verbosity],
+        formatter_class=fmt,
+        help="fine-tune the model on the corpus and write a model dir",
+    )
     tr.add_argument("--config", default="train/configs/base.toml", help="TOML experiment file")
-    tr.add_argument("--output", help="model dir to write (default: the config's output_dir, "
-                                     f"normally {DEFAULT_MODEL_DIR})")
+    tr.add_argument(
+        "--output",
+        help=f"model dir to write (default: the config's output_dir, normally {DEFAULT_MODEL_DIR})",
+    )
     tr.add_argument("--train-file", help="override the config's train_file")
     tr.add_argument("--dev-file", help="override the config's dev_file")
     tr.add_argument("--epochs", type=float, help="override the config's epochs")
     tr.add_argument("--seed", type=int, help="override the config's seed")
     tr.add_argument("--threads", type=int, help="torch CPU threads (0: one per core)")
 
-    pr = sub.add_parser("predict", parents=[verbosity], formatter_class=fmt,
-                        help="label the sentences of documents")
-    pr.add_argument("inputs", nargs="+", metavar="INPUT",
-                    help=".txt (one document), .jsonl (text, optional id), .csv (column text, "
-                         "optional id), a directory of those, or - for JSONL on stdin")
-    pr.add_argument("-o", "--output", default="-", help="output file (.jsonl or .csv), - for stdout")
-    pr.add_argument("--format", choices=["jsonl", "csv", "table"],
-                    help="output format (default: from the output suffix, else jsonl)")
+    pr = sub.add_parser(
+        "predict", parents=[verbosity], formatter_class=fmt, help="label the sentences of documents"
+    )
+    pr.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help=".txt (one document), .jsonl (text, optional id), .csv (column text, "
+        "optional id), a directory of those, or - for JSONL on stdin",
+    )
+    pr.add_argument(
+        "-o", "--output", default="-", help="output file (.jsonl or .csv), - for stdout"
+    )
+    pr.add_argument(
+        "--format",
+        choices=["jsonl", "csv", "table"],
+        help="output format (default: from the output suffix, else jsonl)",
+    )
     pr.add_argument("--model", default=DEFAULT_MODEL_DIR, help="model dir")
-    pr.add_argument("--sentences", action="store_true",
-                    help="each record (each line of a .txt) is one sentence: do not split")
+    pr.add_argument(
+        "--sentences",
+        action="store_true",
+        help="each record (each line of a .txt) is one sentence: do not split",
+    )
     pr.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
-    pr.add_argument("--threads", type=int, default=0,
-                    help="torch CPU threads (0: torch's default, one per core)")
+    pr.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (0: torch's default, one per core)",
+    )
 
-    ev = sub.add_parser("evaluate", parents=[verbosity], formatter_class=fmt,
-                        help="score a model on a labeled JSONL file and write a report")
+    ev = sub.add_parser(
+        "evaluate",
+        parents=[verbosity],
+        formatter_class=fmt,
+        help="score a model on a labeled JSONL file and write a report",
+    )
     ev.add_argument("data", help="JSONL with text and label fields")
     ev.add_argument("--model", default=DEFAULT_MODEL_DIR, help="model dir")
-    ev.add_argument("--report-dir", help="where to write the report "
-                                         "(default: eval/reports/<model>/<data file stem>)")
+    ev.add_argument(
+        "--report-dir",
+        help="where to write the report (default: eval/reports/<model>/<data file stem>)",
+    )
     ev.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
 
-    bc = sub.add_parser("build-corpus", parents=[verbosity], formatter_class=fmt,
-                        help="build data/corpus/{train,dev,test}.jsonl from the written rounds")
+    bc = sub.add_parser(
+        "build-corpus",
+        parents=[verbosity],
+        formatter_class=fmt,
+        help="build data/corpus/{train,dev,test}.jsonl from the written rounds",
+    )
     bc.add_argument("--raw-dir", default="data/raw", help="folder of written JSONL files")
     bc.add_argument("--out-dir", default="data/corpus", help="where the splits go")
 
-    dr = sub.add_parser("data-report", parents=[verbosity], formatter_class=fmt,
-                        help="counts per label, split and domain, with a bar chart")
+    dr = sub.add_parser(
+        "data-report",
+        parents=[verbosity],
+        formatter_class=fmt,
+        help="counts per label, split and domain, with a bar chart",
+    )
     dr.add_argument("--corpus-dir", default="data/corpus", help="folder of the splits")
     dr.add_argument("--out-dir", default="data/report", help="where the report goes")
     return parser
@@ -78,8 +119,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, stream=sys.stderr, format="claimstance: %(message)s",
-                        force=True)
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="claimstance: %(message)s", force=True
+    )
     from transformers.utils import logging as hf_logging
 
     # transformers' own notices (such as the new classification head) are noise for users.
@@ -97,9 +139,16 @@ def _progress(args: argparse.Namespace) -> bool:
 def _train(args: argparse.Namespace) -> int:
     from claimstance.training import train
 
-    cfg = load_train_config(args.config, output_dir=args.output, train_file=args.train_file,
-                            dev_file=args.dev_file, epochs=args.epochs, seed=args.seed,
-                            threads=args.threads, progress=_progress(args))
+    cfg = load_train_config(
+        args.config,
+        output_dir=args.output,
+        train_file=args.train_file,
+        dev_file=args.dev_file,
+        epochs=args.epochs,
+        seed=args.seed,
+        threads=args.threads,
+        progress=_progress(args),
+    )
     train(cfg)
     return 0
 
@@ -108,8 +157,13 @@ def _predict(args: argparse.Namespace) -> int:
     from claimstance.data import PredictionWriter
     from claimstance.inference import label_documents, load_classifier
 
-    cfg = PredictConfig(model_dir=args.model, batch_size=args.batch_size,
-                        pre_split=args.sentences, threads=args.threads, progress=_progress(args))
+    cfg = PredictConfig(
+        model_dir=args.model,
+        batch_size=args.batch_size,
+        pre_split=args.sentences,
+        threads=args.threads,
+        progress=_progress(args),
+    )
     fmt = output_format(args.output, args.format)
     if fmt == "table" and args.output != "-":
         raise DataError("--format table writes to stdout only; use .jsonl or .csv for files")
@@ -119,27 +173,52 @@ def _predict(args: argparse.Namespace) -> int:
     writer = PredictionWriter(args.output, fmt, classifier.labels)
     ok = False
     try:
-        stats = label_documents(classifier, docs, writer, pre_split=cfg.pre_split,
-                                chunk_size=cfg.chunk_size, progress=cfg.progress)
+        stats = label_documents(
+            classifier,
+            docs,
+            writer,
+            pre_split=cfg.pre_split,
+            chunk_size=cfg.chunk_size,
+            progress=cfg.progress,
+        )
         ok = True
     finally:
         writer.close(ok=ok)
-    summary = (f"{read.files} files, {stats.documents} documents, {stats.sentences} sentences "
-               f"written" + (f" to {args.output}" if args.output != "-" else ""))
-    extras = [f"{n} {what}" for n, what in ((stats.empty_documents, "empty documents"),
-                                            (stats.truncated, "truncated sentences"),
-                                            (read.duplicate_ids, "duplicate ids"),
-                                            (len(read.skipped_files), "skipped files")) if n]
-    logger.info("%s%s; labels %s", summary, f" ({', '.join(extras)})" if extras else "",
-                {k: v for k, v in stats.labels.items() if v})
+    summary = (
+        f"{read.files} files, {stats.documents} documents, {stats.sentences} sentences "
+        f"written" + (f" to {args.output}" if args.output != "-" else "")
+    )
+    extras = [
+        f"{n} {what}"
+        for n, what in (
+            (stats.empty_documents, "empty documents"),
+            (stats.truncated, "truncated sentences"),
+            (read.duplicate_ids, "duplicate ids"),
+            (len(read.skipped_files), "skipped files"),
+        )
+        if n
+    ]
+    logger.info(
+        "%s%s; labels %s",
+        summary,
+        f" ({', '.join(extras)})" if extras else "",
+        {k: v for k, v in stats.labels.items() if v},
+    )
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from claimstance.evaluation import evaluate
 
-    evaluate(EvalConfig(data_file=args.data, model_dir=args.model, report_dir=args.report_dir,
-                        batch_size=args.batch_size, progress=_progress(args)))
+    evaluate(
+        EvalConfig(
+            data_file=args.data,
+            model_dir=args.model,
+            report_dir=args.report_dir,
+            batch_size=args.batch_size,
+            progress=_progress(args),
+        )
+    )
     return 0
 
 
@@ -155,8 +234,12 @@ def _data_report(args: argparse.Namespace) -> int:
     from claimstance.corpus import write_data_report
 
     stats = write_data_report(args.corpus_dir, args.out_dir)
-    logger.info("%d sentences, labels %s; report in %s", stats["sentences"], stats["per_label"],
-                args.out_dir)
+    logger.info(
+        "%d sentences, labels %s; report in %s",
+        stats["sentences"],
+        stats["per_label"],
+        args.out_dir,
+    )
     return 0
 
 
@@ -170,8 +253,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args)
     from claimstance.modeling import ModelDirError
 
-    handlers = {"train": _train, "predict": _predict, "evaluate": _evaluate,
-                "build-corpus": _build_corpus, "data-report": _data_report}
+    handlers = {
+        "train": _train,
+        "predict": _predict,
+        "evaluate": _evaluate,
+        "build-corpus": _build_corpus,
+        "data-report": _data_report,
+    }
     try:
         return handlers[args.command](args)
     except (DataError, ModelDirError, ValueError) as err:

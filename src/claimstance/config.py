@@ -29,6 +29,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     label_smoothing: float = 0.0
+    # Batches of similar length waste little on padding: about twice as fast on a CPU.
+    group_by_length: bool = True
     seed: int = 13
     # Limit rows per split (0 = all): the smoke config trains on a slice to finish in a minute.
     max_train_rows: int = 0

@@ -22,9 +22,22 @@ logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "dev", "test")
 DOMAINS = (
-    "politics", "elections", "diplomacy_conflict", "courts_crime", "police_security",
-    "business_markets", "labour", "health", "science", "environment", "weather_disasters",
-    "technology", "transport_infrastructure", "education", "sport", "culture",
+    "politics",
+    "elections",
+    "diplomacy_conflict",
+    "courts_crime",
+    "police_security",
+    "business_markets",
+    "labour",
+    "health",
+    "science",
+    "environment",
+    "weather_disasters",
+    "technology",
+    "transport_infrastructure",
+    "education",
+    "sport",
+    "culture",
 )
 NGRAM = 8  # word n-gram length for near-duplicate detection
 NEAR_DUP_SHARE = 0.5  # two sentences sharing half the 8-grams of the shorter are near duplicates
@@ -92,10 +105,15 @@ def build_corpus(raw_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
             if not ex.doc_id:
                 raise DataError(f"{ex.source}: missing 'doc_id'")
             if ex.domain not in DOMAINS:
-                raise DataError(f"{ex.source}: unknown domain {ex.domain!r}; expected one of "
-                                f"{list(DOMAINS)}")
-            row = {"text": ex.text.strip(), "label": ex.label, "doc_id": ex.doc_id,
-                   "domain": ex.domain}
+                raise DataError(
+                    f"{ex.source}: unknown domain {ex.domain!r}; expected one of {list(DOMAINS)}"
+                )
+            row = {
+                "text": ex.text.strip(),
+                "label": ex.label,
+                "doc_id": ex.doc_id,
+                "domain": ex.domain,
+            }
             if ex.note:
                 row["note"] = ex.note
             rows.append(row)
@@ -119,8 +137,9 @@ def load_corpus(corpus_dir: str | Path) -> dict[str, list[LabeledExample]]:
     return {s: load_labeled(Path(corpus_dir) / f"{s}.jsonl") for s in SPLITS}
 
 
-def check_corpus(splits: dict[str, list[LabeledExample]], req: Requirements,
-                 forbidden: Iterable[str] = ()) -> list[str]:
+def check_corpus(
+    splits: dict[str, list[LabeledExample]], req: Requirements, forbidden: Iterable[str] = ()
+) -> list[str]:
     """Every way the corpus falls short of its requirements, as readable lines (empty = fine)."""
     problems = []
     every = [ex for exs in splits.values() for ex in exs]
@@ -132,8 +151,10 @@ def check_corpus(splits: dict[str, list[LabeledExample]], req: Requirements,
         share = counts[label] / max(n, 1)
         floor = req.min_none_share if label == "none" else req.min_other_share
         if counts[label] < req.min_per_label or share < floor:
-            problems.append(f"{label}: {counts[label]} sentences ({share:.1%}), need at least "
-                            f"{req.min_per_label} and {floor:.0%}")
+            problems.append(
+                f"{label}: {counts[label]} sentences ({share:.1%}), need at least "
+                f"{req.min_per_label} and {floor:.0%}"
+            )
     domains = Counter(ex.domain for ex in every)
     if len(domains) < req.min_domains:
         problems.append(f"{len(domains)} domains, need at least {req.min_domains}")
@@ -150,8 +171,11 @@ def check_corpus(splits: dict[str, list[LabeledExample]], req: Requirements,
     for i, j in near_duplicates([ex.text for ex in every]):
         problems.append(f"{every[j].source}: duplicates {every[i].source}")
     banned = {normalise(t) for t in forbidden}
-    problems += [f"{ex.source}: a sentence of the held-out real news set" for ex in every
-                 if normalise(ex.text) in banned]
+    problems += [
+        f"{ex.source}: a sentence of the held-out real news set"
+        for ex in every
+        if normalise(ex.text) in banned
+    ]
     return problems
 
 
@@ -165,13 +189,46 @@ def corpus_stats(splits: dict[str, list[LabeledExample]]) -> dict[str, Any]:
         "per_split": {s: len(exs) for s, exs in splits.items()},
         "documents_per_split": {s: len({ex.doc_id for ex in exs}) for s, exs in splits.items()},
         "per_label": {label: sum(ex.label == label for ex in every) for label in LABELS},
-        "per_label_split": {s: {label: sum(ex.label == label for ex in exs) for label in LABELS}
-                            for s, exs in splits.items()},
+        "per_label_split": {
+            s: {label: sum(ex.label == label for ex in exs) for label in LABELS}
+            for s, exs in splits.items()
+        },
         "per_domain": dict(sorted(Counter(str(ex.domain) for ex in every).items())),
-        "words": {"min": words[0], "median": words[len(words) // 2], "max": words[-1],
-                  "mean": round(sum(words) / len(words), 1)},
+        "words": {
+            "min": words[0],
+            "median": words[len(words) // 2],
+            "max": words[-1],
+            "mean": round(sum(words) / len(words), 1),
+        },
         "rows_syntok_splits": sum(len(split_sentences(ex.text)) > 1 for ex in every),
     }
+
+
+def agreement(annotation_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Cohen's kappa and raw agreement of the writer's label and the blind second label, per
+    round file in `annotation_dir` (rows: id, first, second, settled), plus how many labels the
+    adjudication changed."""
+    from sklearn.metrics import cohen_kappa_score
+
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(annotation_dir).glob("*.jsonl")):
+        rows = [
+            json.loads(line)
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        first = [r["first"] for r in rows]
+        second = [r["second"] for r in rows]
+        out[path.stem] = {
+            "sentences": len(rows),
+            "agreement": round(
+                sum(a == b for a, b in zip(first, second, strict=True)) / max(len(rows), 1), 4
+            ),
+            "kappa": round(float(cohen_kappa_score(first, second, labels=list(LABELS))), 4),
+            "disagreements": sum(a != b for a, b in zip(first, second, strict=True)),
+            "settled_differs_from_writer": sum(r["settled"] != r["first"] for r in rows),
+        }
+    return out
 
 
 def write_data_report(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
@@ -182,6 +239,7 @@ def write_data_report(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, 
     import matplotlib.pyplot as plt
 
     stats = corpus_stats(load_corpus(corpus_dir))
+    stats["agreement"] = agreement(Path(corpus_dir).parent / "annotation")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
@@ -201,17 +259,44 @@ def write_data_report(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, 
     fig.tight_layout()
     fig.savefig(out / "corpus.png", dpi=110)
     plt.close(fig)
-    lines = ["# Corpus report", "", f"{stats['sentences']} sentences in {stats['documents']} "
-             f"documents; words per sentence: {stats['words']}.", "",
-             "| label | " + " | ".join(SPLITS) + " | all | share |",
-             "| --- |" + " --- |" * (len(SPLITS) + 2)]
+    lines = [
+        "# Corpus report",
+        "",
+        f"{stats['sentences']} sentences in {stats['documents']} "
+        f"documents; words per sentence: {stats['words']}.",
+        "",
+        "| label | " + " | ".join(SPLITS) + " | all | share |",
+        "| --- |" + " --- |" * (len(SPLITS) + 2),
+    ]
     for label in labels:
         per = [stats["per_label_split"][s][label] for s in SPLITS]
-        lines.append(f"| {label} | " + " | ".join(map(str, per)) +
-                     f" | {sum(per)} | {sum(per) / max(stats['sentences'], 1):.1%} |")
+        lines.append(
+            f"| {label} | "
+            + " | ".join(map(str, per))
+            + f" | {sum(per)} | {sum(per) / max(stats['sentences'], 1):.1%} |"
+        )
     lines += ["", "| domain | sentences |", "| --- | --- |"]
     lines += [f"| {d} | {c} |" for d, c in stats["per_domain"].items()]
-    lines += ["", f"Rows that syntok would split into more than one sentence: "
-                  f"{stats['rows_syntok_splits']}.", "", "![corpus](corpus.png)", ""]
+    if stats["agreement"]:
+        lines += [
+            "",
+            "## Second, blind labeling pass",
+            "",
+            "| round | sentences | agreement | Cohen's kappa | disagreements | "
+            "changed by adjudication |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {name} | {a['sentences']} | {a['agreement']:.3f} | {a['kappa']:.3f} | "
+            f"{a['disagreements']} | {a['settled_differs_from_writer']} |"
+            for name, a in stats["agreement"].items()
+        ]
+    lines += [
+        "",
+        f"Rows that syntok would split into more than one sentence: {stats['rows_syntok_splits']}.",
+        "",
+        "![corpus](corpus.png)",
+        "",
+    ]
     (out / "report.md").write_text("\n".join(lines))
     return stats

@@ -126,7 +126,7 @@ def _decode(raw: bytes, path: str) -> str:
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise DataError(
-            f"{path}:{line}: bytes that are not valid UTF-8 ({raw[err.start:err.start + 4]!r}); "
+            f"{path}:{line}: bytes that are not valid UTF-8 ({raw[err.start : err.start + 4]!r}); "
             "expected UTF-8 text"
         ) from None
     return text
@@ -151,7 +151,9 @@ def _jsonl_records(text: str, name: str) -> Iterator[tuple[int, dict[str, Any]]]
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise DataError(f"{name}:{lineno}: not valid JSON ({err.msg}); expected one object a line")
+            raise DataError(
+                f"{name}:{lineno}: not valid JSON ({err.msg}); expected one object a line"
+            ) from None
         if not isinstance(record, dict):
             raise DataError(f"{name}:{lineno}: expected a JSON object, got {type(record).__name__}")
         yield lineno, record
@@ -182,7 +184,9 @@ def _documents_from_csv(text: str, name: str) -> Iterator[Document]:
     for row in reader:
         where = f"{name}:{reader.line_num}"
         if row.get("text") is None or None in row:
-            raise DataError(f"{where}: expected {len(reader.fieldnames)} fields, got a different count")
+            raise DataError(
+                f"{where}: expected {len(reader.fieldnames)} fields, got a different count"
+            )
         doc_id = row.get("id")
         yield Document(doc_id if doc_id else where, row["text"], where)
 
@@ -190,7 +194,9 @@ def _documents_from_csv(text: str, name: str) -> Iterator[Document]:
 def _documents_from_file(path: Path, name: str, lines: bool) -> Iterator[Document]:
     suffix = path.suffix.lower()
     if suffix not in DOCUMENT_SUFFIXES:
-        raise DataError(f"{path}: unknown suffix {suffix!r}; expected one of {list(DOCUMENT_SUFFIXES)}")
+        raise DataError(
+            f"{path}: unknown suffix {suffix!r}; expected one of {list(DOCUMENT_SUFFIXES)}"
+        )
     text = _read_text(path)
     if suffix == ".txt" and lines:
         for lineno, line in enumerate(text.splitlines(), start=1):
@@ -252,7 +258,9 @@ def _count(docs: Iterator[Document], stats: ReadStats, seen: set[str]) -> Iterat
         stats.documents += 1
         if doc.doc_id in seen:
             stats.duplicate_ids += 1
-            logger.warning("%s: duplicate id %r (kept as a separate document)", doc.source, doc.doc_id)
+            logger.warning(
+                "%s: duplicate id %r (kept as a separate document)", doc.source, doc.doc_id
+            )
         seen.add(doc.doc_id)
         yield doc
 
@@ -262,7 +270,7 @@ def _count(docs: Iterator[Document], stats: ReadStats, seen: set[str]) -> Iterat
 
 
 def load_labeled(path: str | Path) -> list[LabeledExample]:
-    """Read and validate a labeled JSONL file (`text`, `label`, optional `doc_id`, `domain`, `prev`).
+    """Read and validate labeled JSONL (`text`, `label`; optional `doc_id`, `domain`, `prev`).
 
     Raises:
         DataError: on the first bad line, naming file:line, the bad value and what is allowed.
@@ -386,12 +394,26 @@ class PredictionWriter:
             if row["sentence_index"] == 0:
                 self._fh.write(f"\n== {row['doc_id']}\n")
             prefix = f"{row['sentence_index']:>3}  {row['label']:<18}  {row['score']:.2f}  "
-            self._fh.write(textwrap.fill(row["text"], width=110, initial_indent=prefix,
-                                         subsequent_indent=" " * len(prefix)) + "\n")
+            self._fh.write(
+                textwrap.fill(
+                    row["text"],
+                    width=110,
+                    initial_indent=prefix,
+                    subsequent_indent=" " * len(prefix),
+                )
+                + "\n"
+            )
         elif self._csv is not None:
             self._csv.writerow(
-                [row["doc_id"], row["sentence_index"], row["start"], row["end"], row["text"],
-                 row["label"], f"{row['score']:.6f}"]
+                [
+                    row["doc_id"],
+                    row["sentence_index"],
+                    row["start"],
+                    row["end"],
+                    row["text"],
+                    row["label"],
+                    f"{row['score']:.6f}",
+                ]
                 + [f"{row['scores'][label]:.6f}" for label in self.labels]
                 + [str(row.get("truncated", False)).lower(), row.get("model", "")]
             )

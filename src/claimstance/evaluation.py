@@ -45,8 +45,12 @@ def compute_metrics(
         gold, pred, labels=list(LABELS), average=None, zero_division=0
     )
     per_label = {
-        label: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                "support": int(s[i])}
+        label: {
+            "precision": float(p[i]),
+            "recall": float(r[i]),
+            "f1": float(f[i]),
+            "support": int(s[i]),
+        }
         for i, label in enumerate(LABELS)
     }
     n = len(gold)
@@ -115,11 +119,23 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         for ex, label, row in zip(examples, pred, probs, strict=True):
             if label != ex.label:
                 scores = {lab: round(float(p), 4) for lab, p in zip(LABELS, row, strict=True)}
-                fh.write(json.dumps({"source": ex.source, "text": ex.text, "gold": ex.label,
-                                     "pred": label, "score": round(float(row.max()), 4),
-                                     "scores": scores}, ensure_ascii=False) + "\n")
-    logger.info("macro-F1 %.3f, accuracy %.3f; report in %s", metrics["macro_f1"],
-                metrics["accuracy"], out)
+                fh.write(
+                    json.dumps(
+                        {
+                            "source": ex.source,
+                            "text": ex.text,
+                            "gold": ex.label,
+                            "pred": label,
+                            "score": round(float(row.max()), 4),
+                            "scores": scores,
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
+    logger.info(
+        "macro-F1 %.3f, accuracy %.3f; report in %s", metrics["macro_f1"], metrics["accuracy"], out
+    )
     return metrics
 
 
@@ -128,24 +144,42 @@ def render_report(metrics: dict[str, Any], title: str) -> str:
     lines = [f"# Evaluation: {title}", ""]
     prov = metrics.get("provenance", {})
     if prov:
-        lines += [f"Model `{prov.get('model_dir')}`, data `{prov.get('data_file')}` "
-                  f"(sha256 `{str(prov.get('data_sha256'))[:12]}`), commit "
-                  f"`{str(prov.get('git_commit'))[:10]}`, {prov.get('timestamp')}.", ""]
-    lines += ["| metric | value |", "| --- | --- |",
-              f"| macro-F1 | {metrics['macro_f1']:.3f} |",
-              f"| accuracy | {metrics['accuracy']:.3f} |"]
+        lines += [
+            f"Model `{prov.get('model_dir')}`, data `{prov.get('data_file')}` "
+            f"(sha256 `{str(prov.get('data_sha256'))[:12]}`), commit "
+            f"`{str(prov.get('git_commit'))[:10]}`, {prov.get('timestamp')}.",
+            "",
+        ]
+    lines += [
+        "| metric | value |",
+        "| --- | --- |",
+        f"| macro-F1 | {metrics['macro_f1']:.3f} |",
+        f"| accuracy | {metrics['accuracy']:.3f} |",
+    ]
     if "ece" in metrics:
         lines.append(f"| expected calibration error | {metrics['ece']:.3f} |")
-    lines += [f"| sentences | {metrics['n']} |", "", "## Per label", "",
-              "| label | precision | recall | F1 | support |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        f"| sentences | {metrics['n']} |",
+        "",
+        "## Per label",
+        "",
+        "| label | precision | recall | F1 | support |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for label, m in metrics["per_label"].items():
-        lines.append(f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
-                     f"{m['support']} |")
+        lines.append(
+            f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
+            f"{m['support']} |"
+        )
     cm = metrics["confusion_matrix"]
     if cm["matrix"]:
-        lines += ["", "## Confusion matrix (rows: gold, columns: predicted)", "",
-                  "| gold \\ predicted | " + " | ".join(cm["labels"]) + " |",
-                  "| --- |" + " --- |" * len(cm["labels"])]
+        lines += [
+            "",
+            "## Confusion matrix (rows: gold, columns: predicted)",
+            "",
+            "| gold \\ predicted | " + " | ".join(cm["labels"]) + " |",
+            "| --- |" + " --- |" * len(cm["labels"]),
+        ]
         for label, row in zip(cm["labels"], cm["matrix"], strict=True):
             lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
     return "\n".join(lines) + "\n"
@@ -171,8 +205,15 @@ def plot_confusion(metrics: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("gold")
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center",
-                    color="white" if rates[i, j] > 0.5 else "black", fontsize=9)
+            ax.text(
+                j,
+                i,
+                f"{int(cm[i, j])}",
+                ha="center",
+                va="center",
+                color="white" if rates[i, j] > 0.5 else "black",
+                fontsize=9,
+            )
     ax.set_title(f"macro-F1 {metrics['macro_f1']:.3f}  (n={metrics['n']})")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

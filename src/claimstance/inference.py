@@ -38,9 +38,8 @@ class Classifier:
         self.loaded = loaded
         self.batch_size = batch_size
         self.progress = progress
-        self.labels: tuple[str, ...] = tuple(
-            loaded.model.config.id2label[i] for i in range(len(LABELS))
-        )
+        id2label = {int(k): v for k, v in (loaded.model.config.id2label or {}).items()}
+        self.labels: tuple[str, ...] = tuple(id2label[i] for i in range(len(LABELS)))
         self.name = loaded.path
 
     def logits(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
@@ -52,8 +51,13 @@ class Classifier:
         pad_id = self.loaded.tokenizer.pad_token_id or 0
         model = self.loaded.model
         with torch.inference_mode():
-            for batch in tqdm(batches, disable=not self.progress or len(batches) < 2,
-                              desc="batches", unit="batch", leave=False):
+            for batch in tqdm(
+                batches,
+                disable=not self.progress or len(batches) < 2,
+                desc="batches",
+                unit="batch",
+                leave=False,
+            ):
                 inputs = modeling.collate([ids[i] for i in batch], pad_id)
                 out[batch] = model(**inputs).logits.float().numpy()
         return out, truncated
@@ -84,7 +88,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def load_classifier(
-    model_dir: str = DEFAULT_MODEL_DIR, batch_size: int = 64, progress: bool = False,
+    model_dir: str = DEFAULT_MODEL_DIR,
+    batch_size: int = 64,
+    progress: bool = False,
     threads: int = 0,
 ) -> Classifier:
     """Load a trained model dir as a Classifier.
@@ -151,7 +157,9 @@ def label_documents(
     if stats.truncated:
         logger.warning(
             "%d sentences were longer than %d word pieces and were labeled from their start "
-            "(flagged \"truncated\": true)", stats.truncated, classifier.loaded.max_length,
+            '(flagged "truncated": true)',
+            stats.truncated,
+            classifier.loaded.max_length,
         )
     return stats
 

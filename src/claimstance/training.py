@@ -47,6 +47,7 @@ def training_arguments(cfg: TrainConfig, checkpoint_dir: str) -> TrainingArgumen
         weight_decay=cfg.weight_decay,
         warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a ratio of all steps
         label_smoothing_factor=cfg.label_smoothing,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         eval_strategy="epoch",
         save_strategy="epoch",
         save_total_limit=1,
@@ -65,11 +66,14 @@ def training_arguments(cfg: TrainConfig, checkpoint_dir: str) -> TrainingArgumen
 
 def _dataset(examples: list[LabeledExample], tokenizer: Any, max_length: int) -> Dataset:
     ids = label2id()
-    ds = Dataset.from_dict({"text": [ex.text for ex in examples],
-                            "label": [ids[ex.label] for ex in examples]})
-    return ds.map(lambda batch: {"input_ids": modeling.encode(tokenizer, batch["text"],
-                                                               max_length)[0]},
-                  batched=True, remove_columns=["text"])
+    ds = Dataset.from_dict(
+        {"text": [ex.text for ex in examples], "label": [ids[ex.label] for ex in examples]}
+    )
+    return ds.map(
+        lambda batch: {"input_ids": modeling.encode(tokenizer, batch["text"], max_length)[0]},
+        batched=True,
+        remove_columns=["text"],
+    )
 
 
 def _selection_metric(eval_pred: Any) -> dict[str, float]:
@@ -121,8 +125,11 @@ def train(cfg: TrainConfig) -> Path:
     for name, exs in (("train", train_ex), ("dev", dev_ex)):
         logger.info("%s: %d sentences %s", name, len(exs), dict(Counter(ex.label for ex in exs)))
     logger.info("config: %s", json.dumps(cfg.to_dict()))
-    logger.info("device: %s, torch threads: %d",
-                "cuda" if torch.cuda.is_available() else "cpu", torch.get_num_threads())
+    logger.info(
+        "device: %s, torch threads: %d",
+        "cuda" if torch.cuda.is_available() else "cpu",
+        torch.get_num_threads(),
+    )
 
     model, tokenizer = modeling.build_model(cfg.base_model, cfg.seed)
     out = Path(cfg.output_dir)
@@ -141,11 +148,12 @@ def train(cfg: TrainConfig) -> Path:
         trainer.train()
         train_seconds = time.time() - started
         model_dir = staging / "model"
-        trainer.model.to("cpu")
-        modeling.save(trainer.model, tokenizer, model_dir, cfg.max_length)
+        model.cpu()  # the Trainer loaded the best epoch's weights into this same object
+        modeling.save(model, tokenizer, model_dir, cfg.max_length)
         shutil.rmtree(staging / "checkpoints", ignore_errors=True)
-        _calibrate_and_describe(cfg, model_dir, train_ex, dev_ex, train_seconds,
-                                trainer.state.best_metric)
+        _calibrate_and_describe(
+            cfg, model_dir, train_ex, dev_ex, train_seconds, trainer.state.best_metric
+        )
         if out.exists():
             shutil.rmtree(out)
         model_dir.rename(out)
@@ -155,9 +163,14 @@ def train(cfg: TrainConfig) -> Path:
     return out
 
 
-def _calibrate_and_describe(cfg: TrainConfig, model_dir: Path, train_ex: list[LabeledExample],
-                            dev_ex: list[LabeledExample], train_seconds: float,
-                            best_selection_f1: float | None) -> None:
+def _calibrate_and_describe(
+    cfg: TrainConfig,
+    model_dir: Path,
+    train_ex: list[LabeledExample],
+    dev_ex: list[LabeledExample],
+    train_seconds: float,
+    best_selection_f1: float | None,
+) -> None:
     classifier = Classifier(modeling.load(model_dir), batch_size=64, progress=cfg.progress)
     logits, _ = classifier.logits([ex.text for ex in dev_ex])
     gold_ids = [LABELS.index(ex.label) for ex in dev_ex]
@@ -165,8 +178,9 @@ def _calibrate_and_describe(cfg: TrainConfig, model_dir: Path, train_ex: list[La
     modeling.write_meta(model_dir, {"temperature": temperature})
     raw_probs = softmax(logits)
     probs = softmax(logits / temperature)
-    metrics = compute_metrics([ex.label for ex in dev_ex],
-                              [LABELS[i] for i in probs.argmax(1)], probs)
+    metrics = compute_metrics(
+        [ex.label for ex in dev_ex], [LABELS[i] for i in probs.argmax(1)], probs
+    )
     metrics["ece_uncalibrated"] = expected_calibration_error(raw_probs, gold_ids)
     metrics["temperature"] = temperature
     metrics["split"] = "dev"
@@ -174,11 +188,17 @@ def _calibrate_and_describe(cfg: TrainConfig, model_dir: Path, train_ex: list[La
     info = {
         "config": cfg.to_dict(),
         "data": {
-            name: {"path": path, "sha256": provenance.sha256_file(path), "rows": len(exs),
-                   "labels": dict(Counter(ex.label for ex in exs)),
-                   "documents": len({ex.doc_id for ex in exs})}
-            for name, path, exs in (("train", cfg.train_file, train_ex),
-                                    ("dev", cfg.dev_file, dev_ex))
+            name: {
+                "path": path,
+                "sha256": provenance.sha256_file(path),
+                "rows": len(exs),
+                "labels": dict(Counter(ex.label for ex in exs)),
+                "documents": len({ex.doc_id for ex in exs}),
+            }
+            for name, path, exs in (
+                ("train", cfg.train_file, train_ex),
+                ("dev", cfg.dev_file, dev_ex),
+            )
         },
         "base_model": str(modeling.resolve_base_model(cfg.base_model)),
         "train_seconds": round(train_seconds, 1),
@@ -190,6 +210,10 @@ def _calibrate_and_describe(cfg: TrainConfig, model_dir: Path, train_ex: list[La
     }
     (model_dir / "train_config.json").write_text(json.dumps(info, indent=2) + "\n")
     write_model_card(model_dir, info, metrics)
-    logger.info("dev macro-F1 %.3f, ECE %.3f (uncalibrated %.3f, temperature %.2f)",
-                metrics["macro_f1"], metrics["ece"], metrics["ece_uncalibrated"], temperature)
-
+    logger.info(
+        "dev macro-F1 %.3f, ECE %.3f (uncalibrated %.3f, temperature %.2f)",
+        metrics["macro_f1"],
+        metrics["ece"],
+        metrics["ece_uncalibrated"],
+        temperature,
+    )
