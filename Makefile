@@ -14,7 +14,7 @@ REALNEWS ?= ../shared/realnews/dev.jsonl
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install run train predict eval corpus data-report test test-slow lint format typecheck clean
+.PHONY: help install run train predict eval results corpus data-report test test-slow lint format typecheck clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ eval: install ## reports on the corpus SPLIT and, when present, on ../shared/rea
 	$(BIN)/claimstance evaluate data/corpus/$(SPLIT).jsonl --model $(MODEL)
 	@if [ -f $(REALNEWS) ]; then $(BIN)/claimstance evaluate $(REALNEWS) --model $(MODEL) \
 	  --report-dir eval/reports/$(notdir $(MODEL))/realnews-dev; fi
+
+results: install ## print the README's results rows from the committed reports of MODEL
+	$(BIN)/claimstance results --model $(MODEL)
 
 corpus: install ## rebuild data/corpus/{train,dev,test}.jsonl from the rounds in data/raw/
 	$(BIN)/claimstance build-corpus --raw-dir data/raw --out-dir data/corpus

@@ -142,3 +142,27 @@ def test_evaluate_writes_report(tiny_model_dir, fixtures, tmp_path):
     errors = [json.loads(line) for line in (report / "errors.jsonl").read_text().splitlines()]
     assert len(errors) == round(15 * (1 - metrics["accuracy"]))
     assert f"{metrics['macro_f1']:.3f}" in (report / "report.md").read_text()
+
+
+def test_results_prints_rows_from_reports(tiny_model_dir, fixtures, tmp_path, capsys):
+    reports = tmp_path / "reports"
+    assert (
+        main(
+            [
+                "evaluate",
+                str(fixtures / "labeled_small.jsonl"),
+                "--model",
+                str(tiny_model_dir),
+                "--report-dir",
+                str(reports / "tiny" / "test"),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert main(["results", "--model", str(tiny_model_dir), "--reports", str(reports)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("| data | n | macro-F1")
+    metrics = json.loads((reports / "tiny" / "test" / "metrics.json").read_text())
+    assert out[2].startswith(f"| corpus test split | 15 | {metrics['macro_f1']:.3f} |")
+    assert main(["results", "--model", "nothing", "--reports", str(reports)]) == 1

@@ -72,3 +72,11 @@ def test_check_corpus_reports_each_problem(corpus):
     assert f"document {train[0].doc_id} is in train too" in text
     assert "duplicates" in text
     assert "held-out real news" in text
+
+
+def test_data_card_states_the_current_counts(corpus):
+    from claimstance.corpus import corpus_stats
+
+    stats = corpus_stats(corpus)
+    card = (ROOT / "data" / "README.md").read_text()
+    assert f"{stats['sentences']:,} sentences in {stats['documents']} articles" in card

@@ -86,3 +86,12 @@ def test_config_file_and_overrides(tmp_path):
     with pytest.raises(ValueError, match="learning_rate must be in"):
         TrainConfig(learning_rate=2.0)
     assert math.isfinite(TrainConfig().warmup_ratio)
+
+
+def test_bf16_setting():
+    from claimstance.training import use_bf16
+
+    assert use_bf16("on") is True and use_bf16("off") is False
+    assert isinstance(use_bf16("auto"), bool)
+    with pytest.raises(ValueError, match="bf16 must be"):
+        TrainConfig(bf16="maybe")

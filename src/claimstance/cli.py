@@ -97,6 +97,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
 
+    rs = sub.add_parser(
+        "results",
+        parents=[verbosity],
+        formatter_class=fmt,
+        help="print the README results rows from a model's evaluation reports",
+    )
+    rs.add_argument(
+        "--model", default=DEFAULT_MODEL_DIR, help="model dir (its name picks eval/reports/<name>/)"
+    )
+    rs.add_argument("--reports", default="eval/reports", help="folder of reports")
+
     bc = sub.add_parser(
         "build-corpus",
         parents=[verbosity],
@@ -222,6 +233,26 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _results(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from claimstance.evaluation import SUMMARY_HEADER, summary_row
+
+    folder = Path(args.reports) / Path(args.model).name
+    found = {
+        "corpus test split": folder / "test" / "metrics.json",
+        "real news dev set": folder / "realnews-dev" / "metrics.json",
+    }
+    present = {name: path for name, path in found.items() if path.is_file()}
+    if not present:
+        raise DataError(f"{folder}: no metrics.json under test/ or realnews-dev/; run `make eval`")
+    print(SUMMARY_HEADER)
+    for name, path in present.items():
+        print(summary_row(json.loads(path.read_text()), name))
+    return 0
+
+
 def _build_corpus(args: argparse.Namespace) -> int:
     from claimstance.corpus import build_corpus
 
@@ -257,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": _train,
         "predict": _predict,
         "evaluate": _evaluate,
+        "results": _results,
         "build-corpus": _build_corpus,
         "data-report": _data_report,
     }

@@ -31,6 +31,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     # Batches of similar length waste little on padding: about twice as fast on a CPU.
     group_by_length: bool = True
+    # bf16 autocast for training matmuls: "auto" turns it on where the CPU has native bf16
+    # (AVX512-BF16/AMX: about 1.5x faster here) or on a GPU; weights stay float32.
+    bf16: str = "auto"
     seed: int = 13
     # Limit rows per split (0 = all): the smoke config trains on a slice to finish in a minute.
     max_train_rows: int = 0
@@ -49,6 +52,8 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.bf16 not in ("auto", "on", "off"):
+            raise ValueError(f"bf16 must be 'auto', 'on' or 'off', got {self.bf16!r}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 

@@ -185,6 +185,24 @@ def render_report(metrics: dict[str, Any], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+SUMMARY_HEADER = (
+    "| data | n | macro-F1 | accuracy | ECE | "
+    + " | ".join(f"F1 {label}" for label in LABELS)
+    + " |\n|"
+    + " --- |" * (5 + len(LABELS))
+)
+
+
+def summary_row(metrics: dict[str, Any], name: str) -> str:
+    """One Markdown table row of the headline figures: the README's results table is made of
+    these (`make results` prints them from the committed reports)."""
+    f1s = " | ".join(f"{metrics['per_label'][label]['f1']:.3f}" for label in LABELS)
+    return (
+        f"| {name} | {metrics['n']} | {metrics['macro_f1']:.3f} | {metrics['accuracy']:.3f} | "
+        f"{metrics.get('ece', float('nan')):.3f} | {f1s} |"
+    )
+
+
 def plot_confusion(metrics: dict[str, Any], path: Path) -> None:
     """Row-normalised confusion matrix as a heat map, with counts in the cells."""
     import matplotlib

@@ -36,6 +36,16 @@ from claimstance.modelcard import write_model_card
 logger = logging.getLogger(__name__)
 
 
+def use_bf16(setting: str) -> bool:
+    """Whether to train under bf16 autocast: 'on', 'off', or 'auto' (native bf16 hardware only:
+    emulated bf16 on an older CPU is slower than float32)."""
+    if setting != "auto":
+        return setting == "on"
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def training_arguments(cfg: TrainConfig, checkpoint_dir: str) -> TrainingArguments:
     """The one mapping of TrainConfig onto TrainingArguments: only the knobs we use."""
     return TrainingArguments(
@@ -61,6 +71,7 @@ def training_arguments(cfg: TrainConfig, checkpoint_dir: str) -> TrainingArgumen
         disable_tqdm=not cfg.progress,
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(),
+        bf16=use_bf16(cfg.bf16),
     )
 
 
@@ -126,9 +137,10 @@ def train(cfg: TrainConfig) -> Path:
         logger.info("%s: %d sentences %s", name, len(exs), dict(Counter(ex.label for ex in exs)))
     logger.info("config: %s", json.dumps(cfg.to_dict()))
     logger.info(
-        "device: %s, torch threads: %d",
+        "device: %s, torch threads: %d, bf16 autocast: %s",
         "cuda" if torch.cuda.is_available() else "cpu",
         torch.get_num_threads(),
+        use_bf16(cfg.bf16),
     )
 
     model, tokenizer = modeling.build_model(cfg.base_model, cfg.seed)

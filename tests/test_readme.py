@@ -1,0 +1,38 @@
+"""The README's results table must match the committed evaluation reports it was made from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from claimstance.evaluation import summary_row
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = {
+    "corpus test split": ROOT / "eval/reports/claimstance-minilm/test/metrics.json",
+    "real news dev set": ROOT / "eval/reports/claimstance-minilm/realnews-dev/metrics.json",
+}
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_readme_results_match_metrics(name):
+    metrics = json.loads(REPORTS[name].read_text())
+    assert summary_row(metrics, name) in (ROOT / "README.md").read_text()
+
+
+def test_summary_row_format():
+    metrics = {
+        "n": 3,
+        "macro_f1": 0.5,
+        "accuracy": 2 / 3,
+        "ece": 0.1,
+        "per_label": {
+            label: {"f1": 0.25}
+            for label in ("official_statement", "attributed_claim", "pledge", "warning", "none")
+        },
+    }
+    assert summary_row(metrics, "x") == (
+        "| x | 3 | 0.500 | 0.667 | 0.100 | 0.250 | 0.250 | 0.250 | 0.250 | 0.250 |"
+    )
