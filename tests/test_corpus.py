@@ -72,6 +72,8 @@ def test_check_corpus_reports_each_problem(corpus):
     assert f"document {train[0].doc_id} is in train too" in text
     assert "duplicates" in text
     assert "held-out real news" in text
+    short = {"train": train[:3], "dev": [], "test": []}
+    assert any("3 sentences, expected 6 to 20" in p for p in check_corpus(short, Requirements()))
 
 
 def test_data_card_states_the_current_counts(corpus):

@@ -52,6 +52,7 @@ class Requirements:
     min_none_share: float = 0.35
     min_other_share: float = 0.10
     min_domains: int = 14
+    article_sentences: tuple[int, int] = (6, 20)  # newswire articles, not loose sentences
 
 
 # What the committed corpus is held to now (the tests check it; data/README.md states it).
@@ -168,6 +169,13 @@ def check_corpus(
                 problems.append(f"{ex.source}: no doc_id")
             elif home.setdefault(ex.doc_id, name) != name:
                 problems.append(f"{ex.source}: document {ex.doc_id} is in {home[ex.doc_id]} too")
+    lo, hi = req.article_sentences
+    sizes = Counter(ex.doc_id for ex in every if ex.doc_id is not None)
+    problems += [
+        f"document {doc}: {n} sentences, expected {lo} to {hi}"
+        for doc, n in sorted(sizes.items())
+        if not lo <= n <= hi
+    ]
     for i, j in near_duplicates([ex.text for ex in every]):
         problems.append(f"{every[j].source}: duplicates {every[i].source}")
     banned = {normalise(t) for t in forbidden}
