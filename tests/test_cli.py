@@ -114,22 +114,23 @@ def test_usage_error_exits_2(capsys):
     assert main(["frobnicate"]) == 2
 
 
+def _evaluate_fixture(model_dir, fixtures, report_dir) -> int:
+    return main(
+        [
+            "evaluate",
+            str(fixtures / "labeled_small.jsonl"),
+            "--model",
+            str(model_dir),
+            "--report-dir",
+            str(report_dir),
+            "-q",
+        ]
+    )
+
+
 def test_evaluate_writes_report(tiny_model_dir, fixtures, tmp_path):
     report = tmp_path / "report"
-    assert (
-        main(
-            [
-                "evaluate",
-                str(fixtures / "labeled_small.jsonl"),
-                "--model",
-                str(tiny_model_dir),
-                "--report-dir",
-                str(report),
-                "-q",
-            ]
-        )
-        == 0
-    )
+    assert _evaluate_fixture(tiny_model_dir, fixtures, report) == 0
     assert sorted(p.name for p in report.iterdir()) == [
         "confusion.png",
         "errors.jsonl",
@@ -146,20 +147,7 @@ def test_evaluate_writes_report(tiny_model_dir, fixtures, tmp_path):
 
 def test_results_prints_rows_from_reports(tiny_model_dir, fixtures, tmp_path, capsys):
     reports = tmp_path / "reports"
-    assert (
-        main(
-            [
-                "evaluate",
-                str(fixtures / "labeled_small.jsonl"),
-                "--model",
-                str(tiny_model_dir),
-                "--report-dir",
-                str(reports / "tiny" / "test"),
-                "-q",
-            ]
-        )
-        == 0
-    )
+    assert _evaluate_fixture(tiny_model_dir, fixtures, reports / "tiny" / "test") == 0
     assert main(["results", "--model", str(tiny_model_dir), "--reports", str(reports)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("| data | n | macro-F1")

@@ -7,12 +7,20 @@ stdout carries only data; logs, progress bars and the run summary go to stderr.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from claimstance.config import DEFAULT_MODEL_DIR, EvalConfig, PredictConfig, load_train_config
-from claimstance.data import DataError, ReadStats, output_format, read_documents
+from claimstance.data import (
+    DataError,
+    PredictionWriter,
+    ReadStats,
+    output_format,
+    read_documents,
+)
 
 logger = logging.getLogger("claimstance")
 
@@ -165,7 +173,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from claimstance.data import PredictionWriter
     from claimstance.inference import label_documents, load_classifier
 
     cfg = PredictConfig(
@@ -234,9 +241,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
     from claimstance.evaluation import SUMMARY_HEADER, summary_row
 
     folder = Path(args.reports) / Path(args.model).name

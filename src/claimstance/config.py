@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,6 @@ class EvalConfig:
     report_dir: str | None = None  # default: eval/reports/<model dir name>/<data file stem>
     batch_size: int = 64
     progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def resolved_report_dir(self) -> str:
         if self.report_dir:

@@ -57,7 +57,6 @@ class LabeledExample:
     doc_id: str | None
     source: str  # "path:line"
     domain: str | None = None
-    prev: str | None = None
     note: str | None = None
 
 
@@ -270,7 +269,7 @@ def _count(docs: Iterator[Document], stats: ReadStats, seen: set[str]) -> Iterat
 
 
 def load_labeled(path: str | Path) -> list[LabeledExample]:
-    """Read and validate labeled JSONL (`text`, `label`; optional `doc_id`, `domain`, `prev`).
+    """Read and validate labeled JSONL (`text`, `label`; optional `doc_id`, `domain`, `note`).
 
     Raises:
         DataError: on the first bad line, naming file:line, the bad value and what is allowed.
@@ -296,7 +295,6 @@ def load_labeled(path: str | Path) -> list[LabeledExample]:
                 doc_id=str(doc_id) if doc_id is not None else None,
                 source=where,
                 domain=record.get("domain"),
-                prev=record.get("prev"),
                 note=record.get("note"),
             )
         )
