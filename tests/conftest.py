@@ -104,3 +104,21 @@ def tiny_base_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def onnx_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model dir with model.onnx and model.int8.onnx written by `export`."""
+    from claimstance.export import export
+
+    dest = tmp_path_factory.mktemp("onnx") / "tiny"
+    shutil.copytree(tiny_model_dir, dest)
+    export(dest)
+    return dest
+
+
+@pytest.fixture
+def onnx_copy(onnx_model_dir, tmp_path) -> Path:
+    dest = tmp_path / "onnx-model"
+    shutil.copytree(onnx_model_dir, dest)
+    return dest

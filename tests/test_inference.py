@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from claimstance.data import Document
-from claimstance.inference import Classifier, label_documents, load_classifier
+from claimstance.inference import label_documents, load_classifier
 from claimstance.labels import LABELS
-from claimstance.modeling import load, write_meta
+from claimstance.modeling import write_meta
 
 
 @pytest.fixture
@@ -28,8 +28,8 @@ def test_one_prediction_per_sentence_with_valid_scores(tiny_model_dir, texts):
 
 
 def test_batch_size_does_not_change_results(tiny_model_dir, texts):
-    one = Classifier(load(tiny_model_dir), batch_size=1).predict_proba(texts)
-    many = Classifier(load(tiny_model_dir), batch_size=16).predict_proba(texts)
+    one = load_classifier(str(tiny_model_dir), batch_size=1).predict_proba(texts)
+    many = load_classifier(str(tiny_model_dir), batch_size=16).predict_proba(texts)
     np.testing.assert_allclose(one, many, atol=1e-5)
     assert (one.argmax(1) == many.argmax(1)).all()
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from claimstance.backends import BACKENDS, ModelDirError
 from claimstance.config import DEFAULT_MODEL_DIR, EvalConfig, PredictConfig, load_train_config
 from claimstance.data import (
     DataError,
@@ -85,10 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
     pr.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="torch, onnx (float32) or onnx-int8; auto takes the fastest one in the model dir",
+    )
+    pr.add_argument(
         "--threads",
         type=int,
         default=0,
-        help="torch CPU threads (0: torch's default, one per core)",
+        help="CPU threads per forward pass (0: every core this process may use); "
+        "run N processes with --threads 1 each to label N files at once",
     )
 
     ev = sub.add_parser(
@@ -104,6 +112,18 @@ def _parser() -> argparse.ArgumentParser:
         help="where to write the report (default: eval/reports/<model>/<data file stem>)",
     )
     ev.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
+    ev.add_argument("--backend", choices=BACKENDS, default="auto", help="as for predict")
+
+    ex = sub.add_parser(
+        "export",
+        parents=[verbosity],
+        formatter_class=fmt,
+        help="write ONNX float32 and int8 graphs of a model into its dir (make train does this)",
+    )
+    ex.add_argument("--model", default=DEFAULT_MODEL_DIR, help="model dir")
+    ex.add_argument(
+        "--no-int8", action="store_true", help="only the float32 graph (no quantized copy)"
+    )
 
     rs = sub.add_parser(
         "results",
@@ -141,14 +161,8 @@ def _setup_logging(args: argparse.Namespace) -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="claimstance: %(message)s", force=True
     )
-    from transformers.utils import logging as hf_logging
-
-    # transformers' own notices (such as the new classification head) are noise for users.
-    if args.verbose:
-        hf_logging.set_verbosity_info()
-    else:
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()  # "Loading weights" bars on every command
+    # transformers is quietened where it is imported (modeling.py): predicting with an ONNX
+    # backend never imports it.
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -185,7 +199,9 @@ def _predict(args: argparse.Namespace) -> int:
     fmt = output_format(args.output, args.format)
     if fmt == "table" and args.output != "-":
         raise DataError("--format table writes to stdout only; use .jsonl or .csv for files")
-    classifier = load_classifier(cfg.model_dir, batch_size=cfg.batch_size, threads=cfg.threads)
+    classifier = load_classifier(
+        cfg.model_dir, batch_size=cfg.batch_size, threads=cfg.threads, backend=args.backend
+    )
     read = ReadStats()
     docs = read_documents(args.inputs, stats=read, lines=cfg.pre_split)
     writer = PredictionWriter(args.output, fmt, classifier.labels)
@@ -234,9 +250,17 @@ def _evaluate(args: argparse.Namespace) -> int:
             model_dir=args.model,
             report_dir=args.report_dir,
             batch_size=args.batch_size,
+            backend=args.backend,
             progress=_progress(args),
         )
     )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from claimstance.export import export
+
+    export(args.model, int8=not args.no_int8)
     return 0
 
 
@@ -286,12 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     _setup_logging(args)
-    from claimstance.modeling import ModelDirError
-
     handlers = {
         "train": _train,
         "predict": _predict,
         "evaluate": _evaluate,
+        "export": _export,
         "results": _results,
         "build-corpus": _build_corpus,
         "data-report": _data_report,

@@ -40,6 +40,8 @@ class TrainConfig:
     max_dev_rows: int = 0
     threads: int = 0  # torch intra-op threads; 0 = torch's default (all cores)
     progress: bool = True
+    # Write model.onnx and model.int8.onnx into the model dir after training (export.py).
+    export_onnx: bool = True
 
     def __post_init__(self) -> None:
         if self.max_length < 8 or self.max_length > 512:
@@ -84,6 +86,7 @@ class EvalConfig:
     model_dir: str = DEFAULT_MODEL_DIR
     report_dir: str | None = None  # default: eval/reports/<model dir name>/<data file stem>
     batch_size: int = 64
+    backend: str = "auto"
     progress: bool = True
 
     def resolved_report_dir(self) -> str:

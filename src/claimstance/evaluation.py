@@ -96,7 +96,9 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     from claimstance.inference import load_classifier  # torch only when evaluating
 
     examples = load_labeled(cfg.data_file)
-    classifier = load_classifier(cfg.model_dir, batch_size=cfg.batch_size, progress=cfg.progress)
+    classifier = load_classifier(
+        cfg.model_dir, batch_size=cfg.batch_size, progress=cfg.progress, backend=cfg.backend
+    )
     logger.info("evaluating %s on %d sentences of %s", cfg.model_dir, len(examples), cfg.data_file)
     probs = classifier.predict_proba([ex.text for ex in examples])
     pred = [LABELS[i] for i in probs.argmax(axis=1)]
@@ -107,6 +109,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         "model_dir": cfg.model_dir,
         "data_file": cfg.data_file,
         "data_sha256": provenance.sha256_file(cfg.data_file),
+        "backend": classifier.backend,
         "git_commit": provenance.git_commit(),
         "versions": provenance.versions(),
     }

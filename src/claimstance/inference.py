@@ -1,8 +1,9 @@
 """Inference: the `Classifier` that turns sentences into calibrated label probabilities, and the
 batch pipeline that labels whole documents for the CLI.
 
-A plain batched loop under `torch.inference_mode()`: sentences are sorted by token length into
-batches so little time goes on padding, and results come back in input order.
+Sentences are tokenized in one call of the Rust tokenizer, sorted by token length into batches
+so little time goes on padding, run through the chosen backend (torch, ONNX float32 or ONNX int8,
+see backends.py) and returned in input order. torch is imported only for the torch backend.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
-from claimstance import modeling
+from claimstance import backends
 from claimstance.config import DEFAULT_MODEL_DIR
 from claimstance.data import Document, PredictionWriter, Sentence, document_sentences
 from claimstance.labels import LABELS
@@ -32,47 +32,58 @@ class Prediction:
 
 
 class Classifier:
-    """Labels sentences with a loaded model dir. Used by the CLI, evaluation and Python callers."""
+    """Labels sentences with a model dir's backend. Used by the CLI, evaluation and Python callers.
 
-    def __init__(self, loaded: modeling.LoadedModel, batch_size: int = 64, progress: bool = False):
-        self.loaded = loaded
+    Build one with `load_classifier`; the constructor takes the parts so tests can swap them.
+    """
+
+    def __init__(
+        self,
+        model: backends.ModelDir,
+        runner: backends.Runner,
+        backend: str,
+        batch_size: int = 64,
+        progress: bool = False,
+    ):
+        self.model_dir = model
+        self.runner = runner
+        self.backend = backend
         self.batch_size = batch_size
         self.progress = progress
-        id2label = {int(k): v for k, v in (loaded.model.config.id2label or {}).items()}
-        self.labels: tuple[str, ...] = tuple(id2label[i] for i in range(len(LABELS)))
-        self.name = loaded.path
+        self.tokenizer = backends.load_tokenizer(model.path)
+        self.pad_id = backends.pad_id(self.tokenizer)
+        self.labels: tuple[str, ...] = backends.labels_of(model)
+        self.max_length = model.max_length
+        self.temperature = model.temperature
+        self.name = str(model.path)
 
     def logits(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
         """Raw (uncalibrated) logits, shape (len(texts), 5), and which texts were truncated."""
-        ids, truncated = modeling.encode(self.loaded.tokenizer, list(texts), self.loaded.max_length)
+        ids, truncated = backends.encode(self.tokenizer, list(texts), self.max_length)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        pad_id = self.loaded.tokenizer.pad_token_id or 0
-        model = self.loaded.model
-        with torch.inference_mode():
-            for batch in tqdm(
-                batches,
-                disable=not self.progress or len(batches) < 2,
-                desc="batches",
-                unit="batch",
-                leave=False,
-            ):
-                inputs = modeling.collate([ids[i] for i in batch], pad_id)
-                out[batch] = model(**inputs).logits.float().numpy()
+        for batch in tqdm(
+            batches,
+            disable=not self.progress or len(batches) < 2,
+            desc="batches",
+            unit="batch",
+            leave=False,
+        ):
+            out[batch] = self.runner(*backends.pad_batch([ids[i] for i in batch], self.pad_id))
         return out, truncated
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, shape (len(texts), 5), columns in LABELS order."""
         logits, _ = self.logits(texts)
-        return softmax(logits / self.loaded.temperature)
+        return softmax(logits / self.temperature)
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """One Prediction per text, in input order."""
         if not texts:
             return []
         logits, truncated = self.logits(texts)
-        probs = softmax(logits / self.loaded.temperature)
+        probs = softmax(logits / self.temperature)
         preds = []
         for row, trunc in zip(probs, truncated, strict=True):
             best = int(row.argmax())
@@ -92,6 +103,7 @@ def load_classifier(
     batch_size: int = 64,
     progress: bool = False,
     threads: int = 0,
+    backend: str = "auto",
 ) -> Classifier:
     """Load a trained model dir as a Classifier.
 
@@ -99,14 +111,17 @@ def load_classifier(
         model_dir: the dir `claimstance train` wrote.
         batch_size: sentences per forward pass.
         progress: show a progress bar over batches.
-        threads: torch intra-op threads (0 keeps torch's default, one per core).
+        threads: CPU threads for one forward pass (0: one per core available to the process).
+        backend: 'auto' (the fastest present: onnx-int8, onnx, torch), or one of them.
 
     Raises:
-        ModelDirError: the dir is missing, incomplete or for other labels.
+        ModelDirError: the dir is missing, incomplete, for other labels, or lacks the backend.
     """
-    if threads > 0:
-        torch.set_num_threads(threads)
-    return Classifier(modeling.load(model_dir), batch_size=batch_size, progress=progress)
+    model = backends.open_model_dir(model_dir)
+    chosen = model.resolve(backend)
+    logger.debug("%s: backend %s", model_dir, chosen)
+    runner = backends.make_runner(model, chosen, threads)
+    return Classifier(model, runner, chosen, batch_size=batch_size, progress=progress)
 
 
 @dataclass
@@ -159,7 +174,7 @@ def label_documents(
             "%d sentences were longer than %d word pieces and were labeled from their start "
             '(flagged "truncated": true)',
             stats.truncated,
-            classifier.loaded.max_length,
+            classifier.max_length,
         )
     return stats
 

@@ -10,31 +10,36 @@ from __future__ import annotations
 
 import importlib.resources
 import importlib.util
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors import SafetensorError
+from tokenizers import Tokenizer
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.utils import logging as hf_logging
 
-from claimstance.labels import LABELS, LabelMismatchError, check_labels, id2label, label2id
+from claimstance import backends
+from claimstance.backends import META_FILE, WEIGHTS_FILE, ModelDirError, write_meta
+from claimstance.labels import LABELS, id2label, label2id
+
+__all__ = ["META_FILE", "ModelDirError", "write_meta"]  # re-exported for callers of this module
 
 logger = logging.getLogger(__name__)
 
-META_FILE = "claimstance.json"
-REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer_config.json", META_FILE)
-
-
-class ModelDirError(ValueError):
-    """A model dir that is missing, incomplete or for other labels."""
+# transformers' own notices (the new classification head, "Loading weights" bars) are noise for
+# users; they come back with -v (the claimstance logger at DEBUG).
+if logging.getLogger("claimstance").isEnabledFor(logging.DEBUG):
+    hf_logging.set_verbosity_info()
+else:
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 @dataclass
@@ -70,16 +75,11 @@ def encode(
 ) -> tuple[list[list[int]], list[bool]]:
     """The one tokenizer call: training and inference both use it, so they cannot drift apart.
 
-    Returns the word-piece ids of each text, cut to `max_length` the way the tokenizer's own
-    truncation does (keep the start, end with [SEP]), and whether each text was cut.
+    A transformers fast tokenizer is run through its Rust backend with backends.encode, the
+    function the ONNX path uses, so training and inference cannot drift apart.
     """
-    ids = tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
-    truncated = [len(seq) > max_length for seq in ids]
-    sep = tokenizer.sep_token_id
-    cut = [
-        seq[: max_length - 1] + [sep] if t else seq for seq, t in zip(ids, truncated, strict=True)
-    ]
-    return cut, truncated
+    backend = backends._plain(Tokenizer.from_str(tokenizer.backend_tokenizer.to_str()))
+    return backends.encode(backend, texts, max_length)
 
 
 def collate(batch: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -126,36 +126,16 @@ def save(
     return out
 
 
-def write_meta(out_dir: str | Path, updates: dict[str, Any]) -> None:
-    """Merge `updates` into the model dir's claimstance.json."""
-    path = Path(out_dir) / META_FILE
-    meta = json.loads(path.read_text()) if path.exists() else {}
-    meta.update(updates)
-    path.write_text(json.dumps(meta, indent=2) + "\n")
-
-
 def load(model_dir: str | Path) -> LoadedModel:
     """Load a model dir for inference, checking it first.
 
     Raises:
         ModelDirError: a missing dir or file, unreadable weights, or labels other than LABELS.
     """
-    path = Path(model_dir)
-    if not path.is_dir():
-        raise ModelDirError(
-            f"{path}: no model dir here; train one with `make train` or pass --model DIR"
-        )
-    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
-    if missing:
-        raise ModelDirError(f"{path}: incomplete model dir, missing {missing}")
-    try:
-        meta = json.loads((path / META_FILE).read_text())
-        config = json.loads((path / "config.json").read_text())
-        check_labels(config.get("id2label", {}), where=f"{path}/config.json")
-    except json.JSONDecodeError as err:
-        raise ModelDirError(f"{path}: unreadable JSON ({err})") from None
-    except LabelMismatchError as err:
-        raise ModelDirError(str(err)) from None
+    checked = backends.open_model_dir(model_dir)
+    path = checked.path
+    if not (path / WEIGHTS_FILE).is_file():
+        raise ModelDirError(f"{path}: incomplete model dir, missing ['{WEIGHTS_FILE}']")
     try:
         model = AutoModelForSequenceClassification.from_pretrained(str(path))
         tokenizer = AutoTokenizer.from_pretrained(str(path))
@@ -166,7 +146,7 @@ def load(model_dir: str | Path) -> LoadedModel:
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,
-        max_length=int(meta.get("max_length", 128)),
-        temperature=float(meta.get("temperature", 1.0)),
+        max_length=checked.max_length,
+        temperature=checked.temperature,
         path=str(path),
     )

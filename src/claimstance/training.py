@@ -29,7 +29,7 @@ from claimstance import modeling, provenance
 from claimstance.config import TrainConfig
 from claimstance.data import LabeledExample, check_splits, load_labeled
 from claimstance.evaluation import compute_metrics, expected_calibration_error
-from claimstance.inference import Classifier, softmax
+from claimstance.inference import load_classifier, softmax
 from claimstance.labels import LABELS, label2id
 from claimstance.modelcard import write_model_card
 
@@ -171,6 +171,10 @@ def train(cfg: TrainConfig) -> Path:
         model_dir.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if cfg.export_onnx:
+        from claimstance.export import export
+
+        export(out)
     logger.info("model dir written to %s in %.0f s", out, time.time() - started)
     return out
 
@@ -183,7 +187,7 @@ def _calibrate_and_describe(
     train_seconds: float,
     best_selection_f1: float | None,
 ) -> None:
-    classifier = Classifier(modeling.load(model_dir), batch_size=64, progress=cfg.progress)
+    classifier = load_classifier(str(model_dir), backend="torch", progress=cfg.progress)
     logits, _ = classifier.logits([ex.text for ex in dev_ex])
     gold_ids = [LABELS.index(ex.label) for ex in dev_ex]
     temperature = fit_temperature(logits, gold_ids)
