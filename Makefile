@@ -14,7 +14,7 @@ REALNEWS ?= ../shared/realnews/dev.jsonl
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install run train predict eval results corpus data-report test test-slow lint format typecheck clean
+.PHONY: help install run train predict eval results corpus data-report test test-slow lint format typecheck clean bench bench-memory
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -71,3 +71,9 @@ typecheck: install ## mypy on src/
 
 clean: ## remove caches (keeps .venv and models)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
+
+bench: install ## throughput of every backend vs transformers.pipeline (eval/reports/bench/)
+	$(BIN)/python eval/bench.py --model $(MODEL) --out-dir eval/reports/bench $(BENCH_ARGS)
+
+bench-memory: install ## peak memory of predict on a generated 100 MB JSONL file (long: see README)
+	$(BIN)/python eval/bench.py --model $(MODEL) --out-dir eval/reports/bench --memory-mb 100 --memory-only

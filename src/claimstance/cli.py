@@ -114,6 +114,22 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
     ev.add_argument("--backend", choices=BACKENDS, default="auto", help="as for predict")
 
+    cp = sub.add_parser(
+        "compare",
+        parents=[verbosity],
+        formatter_class=fmt,
+        help="baselines, the model and its ablations on the corpus test split and real news",
+    )
+    cp.add_argument("--model", default=DEFAULT_MODEL_DIR, help="model dir")
+    cp.add_argument("--train-file", default="data/corpus/train.jsonl", help="fits the baselines")
+    cp.add_argument("--dev-file", default="data/corpus/dev.jsonl", help="selects their setting")
+    cp.add_argument("--test-file", default="data/corpus/test.jsonl")
+    cp.add_argument("--realnews", default="../shared/realnews/dev.jsonl", help="skipped if absent")
+    cp.add_argument("--ablations", default="train/configs/ablations", help="ablation configs")
+    cp.add_argument("--out-dir", default="eval/reports/comparison")
+    cp.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
+    cp.add_argument("--backend", choices=BACKENDS, default="auto", help="as for predict")
+
     ex = sub.add_parser(
         "export",
         parents=[verbosity],
@@ -257,6 +273,26 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from claimstance.comparison import CompareConfig, compare
+
+    compare(
+        CompareConfig(
+            model_dir=args.model,
+            train_file=args.train_file,
+            dev_file=args.dev_file,
+            test_file=args.test_file,
+            realnews_file=args.realnews,
+            out_dir=args.out_dir,
+            ablations=args.ablations,
+            bootstrap=args.bootstrap,
+            backend=args.backend,
+            progress=_progress(args),
+        )
+    )
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     from claimstance.export import export
 
@@ -315,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "predict": _predict,
         "evaluate": _evaluate,
         "export": _export,
+        "compare": _compare,
         "results": _results,
         "build-corpus": _build_corpus,
         "data-report": _data_report,

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from claimstance import backends, provenance
+from claimstance import backends, modeling, provenance
 from claimstance.backends import BACKEND_FILES, WEIGHTS_FILE, ModelDirError
 from claimstance.labels import DESCRIPTIONS
 
@@ -61,6 +61,7 @@ def export(model_dir: str | Path, int8: bool = True) -> dict[str, Any]:
     path = checked.path
     if not (path / WEIGHTS_FILE).is_file():
         raise ModelDirError(f"{path}: incomplete model dir, missing ['{WEIGHTS_FILE}']")
+    modeling.quiet_transformers()
     model = AutoModelForSequenceClassification.from_pretrained(
         str(path), attn_implementation="eager"
     )
@@ -148,11 +149,22 @@ def _onnx_export(model: torch.nn.Module, sample: torch.Tensor, dynamic: dict, ou
 def _quantize(fp32: Path, out: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    # The quantizer logs a line per tensor through the root logger: keep only its errors.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))
+    try:
+        _quantize_dynamic(quantize_dynamic, QuantType, fp32, out)
+    finally:
+        root.setLevel(level)
+
+
+def _quantize_dynamic(quantize_dynamic: Any, quant_type: Any, fp32: Path, out: Path) -> None:
     quantize_dynamic(
         str(fp32),
         str(out),
         per_channel=True,
-        weight_type=QuantType.QInt8,
+        weight_type=quant_type.QInt8,
         op_types_to_quantize=["MatMul", "Gemm"],
     )
 

@@ -33,13 +33,15 @@ __all__ = ["META_FILE", "ModelDirError", "write_meta"]  # re-exported for caller
 
 logger = logging.getLogger(__name__)
 
-# transformers' own notices (the new classification head, "Loading weights" bars) are noise for
-# users; they come back with -v (the claimstance logger at DEBUG).
-if logging.getLogger("claimstance").isEnabledFor(logging.DEBUG):
-    hf_logging.set_verbosity_info()
-else:
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+
+def quiet_transformers() -> None:
+    """transformers' own notices (the new classification head, "Loading weights" bars) are noise
+    for users; they come back with -v (the claimstance logger at DEBUG)."""
+    if logging.getLogger("claimstance").isEnabledFor(logging.DEBUG):
+        hf_logging.set_verbosity_info()
+    else:
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
 
 
 @dataclass
@@ -96,6 +98,7 @@ def collate(batch: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
 def build_model(base_model: str, seed: int) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A sequence classifier for LABELS on top of the base encoder (the head is new, seeded)."""
     folder = resolve_base_model(base_model)
+    quiet_transformers()
     torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_pretrained(
         str(folder),
@@ -136,6 +139,7 @@ def load(model_dir: str | Path) -> LoadedModel:
     path = checked.path
     if not (path / WEIGHTS_FILE).is_file():
         raise ModelDirError(f"{path}: incomplete model dir, missing ['{WEIGHTS_FILE}']")
+    quiet_transformers()
     try:
         model = AutoModelForSequenceClassification.from_pretrained(str(path))
         tokenizer = AutoTokenizer.from_pretrained(str(path))
