@@ -373,7 +373,7 @@ def _os_reason(err: OSError) -> str:
     if isinstance(err, IsADirectoryError):
         return "is a directory"
     if isinstance(err, FileNotFoundError):
-        return "no such file (a broken link?)"
+        return "no such file"
     return err.strerror or type(err).__name__
 
 
@@ -414,7 +414,8 @@ def _file_problem(path: Path) -> str | None:
     try:
         mode = os.stat(path).st_mode
     except OSError as err:
-        return f"unreadable: {_os_reason(err)}"
+        broken = isinstance(err, FileNotFoundError) and os.path.islink(path)
+        return "unreadable: a broken link" if broken else f"unreadable: {_os_reason(err)}"
     if not stat.S_ISREG(mode):
         return "not a regular file"
     if not os.access(path, os.R_OK):

@@ -494,7 +494,9 @@ def summary(report: RunReport) -> list[tuple[int, str]]:
             + (f" and {more} more" if more > 0 else "")
         )
     if report.skip_bad and (skipped or report.skipped_written):
-        problems.append(f"bad lines written verbatim to {report.skip_bad}")
+        problems.append(
+            f"{_n(report.skipped_written, 'bad record')} written verbatim to {report.skip_bad}"
+        )
     level = logging.WARNING if problems or skipped else logging.INFO
     lines += [(level, line) for line in problems]
     written = (
