@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
         "input order; a summary on stderr accounts for every document and skipped line. "
         "Exit status: 0 ok (also when --skip-bad skipped lines: the summary says which), "
         "1 bad data or model, 2 usage.",
+        epilog="Each row: doc_id (the record's id, else path:line), doc_index (0-based position "
+        "of the document in the run: unique even when ids repeat), record (path:line the "
+        "document came from), sentence_index, start, end (document[start:end] == text), text, "
+        "label, score, scores, truncated (only when true: labeled from its start), model.",
     )
     pr.add_argument(
         "inputs",

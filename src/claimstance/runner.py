@@ -473,7 +473,7 @@ def summary(report: RunReport) -> list[tuple[int, str]]:
     reasons = ", ".join(f"{n} {why}" for why, n in sorted(read.skipped_lines.items()))
     lines = [
         (
-            logging.INFO,
+            logging.WARNING if skipped else logging.INFO,
             f"read {_n(read.files, 'file')}: {_n(read.documents, 'document')} "
             f"({labels.labeled_documents} labeled, {labels.empty_documents} empty), "
             f"{_n(skipped, 'line')} skipped" + (f" ({reasons})" if reasons else ""),
@@ -497,8 +497,7 @@ def summary(report: RunReport) -> list[tuple[int, str]]:
         problems.append(
             f"{_n(report.skipped_written, 'bad record')} written verbatim to {report.skip_bad}"
         )
-    level = logging.WARNING if problems or skipped else logging.INFO
-    lines += [(level, line) for line in problems]
+    lines += [(logging.WARNING, line) for line in problems]
     written = (
         f"wrote {_n(labels.sentences, 'sentence')}"
         + (f" to {report.output}" if report.output != "-" else "")
