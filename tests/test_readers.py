@@ -174,6 +174,7 @@ def test_csv_without_text_column_is_an_error_or_a_skipped_file(tmp_path):
         _read(path)
     docs, stats, bad = _read(path, skip=True)
     assert docs == [] and stats.skipped_files == {str(path): "no text column"}
+    assert stats.files == 0
     assert bad[0].raw == b"id,body\n1,hello\n"  # the whole file, verbatim
 
 

@@ -502,7 +502,6 @@ def read_documents(
             raise DataError(f"{item}: cannot open: {_os_reason(err)}") from None
         with fh:
             yield from _read_file(fh, item, opts, stats, seen, on_bad)
-        stats.files += 1
 
 
 def _read_file(
@@ -524,6 +523,7 @@ def _read_file(
         else:
             records = _csv_records(fh, name, opts, stats)
         yield from _documents(records, name, stats, seen, on_bad)
+        stats.files += 1
     except _BadFile as bad:
         message = f"{name}:{bad.lineno}: {bad.message}"
         if on_bad is None:

@@ -503,7 +503,7 @@ def summary(report: RunReport) -> list[tuple[int, str]]:
         + (f" to {report.output}" if report.output != "-" else "")
         + (f" ({labels.truncated} truncated)" if labels.truncated else "")
         + (
-            f", {report.resumed_documents} documents of them by the interrupted run"
+            f" (those of the first {report.resumed_documents} documents by the interrupted run)"
             if report.resumed_documents
             else ""
         )
