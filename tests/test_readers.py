@@ -263,7 +263,7 @@ def test_directory_mixing_formats_reports_unknown_and_unreadable(tmp_path):
     assert reasons["notes.md"] == "unknown suffix '.md'"
     assert reasons["image.PNG"] == "unknown suffix '.png'"
     assert reasons["gone.jsonl"] == "unreadable: a broken link"
-    assert reasons["pipe.txt"] == "not a regular file"
+    assert reasons["pipe.txt"].startswith("not a regular file")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")

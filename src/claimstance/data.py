@@ -248,9 +248,13 @@ def _jsonl_records(lines: Iterable[bytes], name: str, opts: _Options, stats: Rea
                 raise _Bad(
                     "not JSON", f"not valid JSON ({err.msg}); expected one object a line"
                 ) from None
-            except (ValueError, RecursionError) as err:  # 5000-digit numbers, deep nesting
+            except RecursionError:
                 raise _Bad(
-                    "not JSON", f"not valid JSON ({type(err).__name__}); expected one object a line"
+                    "not JSON", "not valid JSON (nested too deeply); expected one object a line"
+                ) from None
+            except ValueError:  # Python reads integers of at most 4300 digits
+                raise _Bad(
+                    "not JSON", "not valid JSON (a number too long); expected one object a line"
                 ) from None
             if not isinstance(value, dict):
                 raise _Bad(
@@ -417,7 +421,7 @@ def _file_problem(path: Path) -> str | None:
         broken = isinstance(err, FileNotFoundError) and os.path.islink(path)
         return "unreadable: a broken link" if broken else f"unreadable: {_os_reason(err)}"
     if not stat.S_ISREG(mode):
-        return "not a regular file"
+        return "not a regular file (a pipe or device: pipe it to - on stdin instead)"
     if not os.access(path, os.R_OK):
         return "unreadable: permission denied"
     return None
@@ -434,7 +438,7 @@ def _walk(root: Path, skip: set[str]) -> Iterator[tuple[str, str | None]]:
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         for name in dirnames:
             if os.path.islink(os.path.join(dirpath, name)):
-                found.append((Path(dirpath, name), "a link to a directory (not followed)"))
+                found.append((Path(dirpath, name), "a link to a directory, not followed"))
         for name in filenames:
             path = Path(dirpath, name)
             if os.path.abspath(path) in skip:

@@ -166,10 +166,12 @@ def label_documents(
     bar.close()
     if stats.truncated:
         logger.warning(
-            "%d sentences were longer than %d word pieces and were labeled from their start "
+            "%d sentence%s longer than %d word pieces, labeled from %s start "
             '(flagged "truncated": true)',
             stats.truncated,
+            " was" if stats.truncated == 1 else "s were",
             classifier.loaded.max_length,
+            "its" if stats.truncated == 1 else "their",
         )
     return stats
 

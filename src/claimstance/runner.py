@@ -228,20 +228,20 @@ def _check(report: RunReport, rows_written: int) -> None:
 
 def _fingerprint(opts: PredictOptions, fmt: str, exclude: list[str]) -> dict[str, Any]:
     """What must not change between an interrupted run and its --resume."""
-    files = []
+    files: dict[str, Any] = {}
     for path, problem in list_inputs(opts.inputs, exclude):
         if problem is None:
             st = os.stat(path)
-            files.append([os.path.abspath(path), st.st_size, st.st_mtime_ns])
+            files[os.path.abspath(path)] = [st.st_size, st.st_mtime_ns]
         else:
-            files.append([os.path.abspath(path), problem])
+            files[os.path.abspath(path)] = problem
     model = Path(opts.model_dir)
-    model_files = sorted(
-        [p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in model.iterdir() if p.is_file()
-    )
+    model_files = {
+        p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in model.iterdir() if p.is_file()
+    }
     return {
         "inputs": files,
-        "model": [str(model.resolve()), model_files],
+        "model": {"dir": str(model.resolve()), "files": model_files},
         "options": {
             "version": __version__,
             "model_dir": opts.model_dir,  # written into every row
@@ -287,6 +287,7 @@ class _CheckpointedOutput:
                 self.output,
             )
         _remove(self.journal)  # first: a journal must never describe another run's .part
+        _remove(self.journal + ".tmp")
         directory = os.path.dirname(os.path.abspath(self.output))
         os.makedirs(directory, exist_ok=True)
         self._fh = open(self.part, "w", encoding="utf-8", newline="")
@@ -389,6 +390,7 @@ class _CheckpointedOutput:
         os.replace(self.part, self.output)
         _fsync_dir(self.output)
         _remove(self.journal)
+        _remove(self.journal + ".tmp")  # left by a run killed while writing the journal
 
     def abort(self, keep: bool) -> None:
         if self._fh is not None and not self._fh.closed:
@@ -404,6 +406,7 @@ class _CheckpointedOutput:
             )
         elif not keep:
             _remove(self.journal)
+            _remove(self.journal + ".tmp")
             _remove(self.part)
 
 
@@ -451,15 +454,19 @@ def _fsync_dir(path: str) -> None:
 
 
 def _difference(old: Any, new: Any) -> str:
-    if isinstance(old, dict) and isinstance(new, dict):
+    """What differs between two parts of a fingerprint, in a few words."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return "different"
+    if "dir" in new and "files" in new:  # the model dir
+        if old.get("dir") != new["dir"]:
+            return f"{old.get('dir')} -> {new['dir']}"
+        old, new = old.get("files") or {}, new["files"]
         keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-        return ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys[:3])
-    if isinstance(old, list) and isinstance(new, list):
-        changed = [str(a[0]) for a in old if a not in new]
-        changed += [str(b[0]) for b in new if b not in old]
-        if changed:
-            return "changed: " + ", ".join(sorted(set(changed))[:3])
-    return "different"
+        return "changed: " + ", ".join(keys[:5])
+    keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if all(k.startswith(os.sep) for k in keys):  # input files, by absolute path
+        return "changed: " + ", ".join(keys[:5]) + (" ..." if len(keys) > 5 else "")
+    return ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys[:5])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,7 +488,10 @@ def summary(report: RunReport) -> list[tuple[int, str]]:
     ]
     problems = []
     if read.replaced_lines:
-        problems.append(f"{_n(read.replaced_lines, 'line')} with invalid UTF-8 replaced by U+FFFD")
+        problems.append(
+            f"{_n(read.replaced_lines, 'line')} with invalid UTF-8 (or a lone surrogate) "
+            "replaced by U+FFFD"
+        )
     if read.duplicate_ids:
         problems.append(
             f"{_n(read.duplicate_ids, 'duplicate id')} (kept apart: see doc_index and record)"
