@@ -80,7 +80,7 @@ def test_read_all_input_kinds(tmp_path):
     ]
     assert docs[0].text.startswith("One")  # BOM dropped
     assert stats.files == 3 and stats.documents == 4
-    assert stats.skipped_files == [str(tmp_path / "notes.md")]
+    assert stats.skipped_files == {str(tmp_path / "notes.md"): "unknown suffix '.md'"}
     stdin_docs = list(read_documents(["-"], stdin=io.StringIO('{"text": "From stdin."}\n')))
     assert stdin_docs[0].text == "From stdin."
 

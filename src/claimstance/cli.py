@@ -15,13 +15,8 @@ from pathlib import Path
 
 from claimstance.backends import BACKENDS, ModelDirError
 from claimstance.config import DEFAULT_MODEL_DIR, EvalConfig, PredictConfig, load_train_config
-from claimstance.data import (
-    DataError,
-    PredictionWriter,
-    ReadStats,
-    output_format,
-    read_documents,
-)
+from claimstance.data import ENCODING_ERRORS, AccountingError, DataError
+from claimstance.runner import PredictOptions, usage_problem
 
 logger = logging.getLogger("claimstance")
 
@@ -61,17 +56,33 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--threads", type=int, help="torch CPU threads (0: one per core)")
 
     pr = sub.add_parser(
-        "predict", parents=[verbosity], formatter_class=fmt, help="label the sentences of documents"
+        "predict",
+        parents=[verbosity],
+        formatter_class=fmt,
+        help="label the sentences of documents",
+        description="Label every sentence of the INPUT documents. One row per sentence, in "
+        "input order; a summary on stderr accounts for every document and skipped line. "
+        "Exit status: 0 ok (also when --skip-bad skipped lines: the summary says which), "
+        "1 bad data or model, 2 usage.",
+        epilog="Each row: doc_id (the record's id, else path:line), doc_index (0-based position "
+        "of the document in the run: unique even when ids repeat), record (path:line the "
+        "document came from), sentence_index, start, end (document[start:end] == text), text, "
+        "label, score, scores, truncated (only when true: labeled from its start), model.",
     )
     pr.add_argument(
         "inputs",
         nargs="+",
         metavar="INPUT",
         help=".txt (one document), .jsonl (text, optional id), .csv (column text, "
-        "optional id), a directory of those, or - for JSONL on stdin",
+        "optional id), a directory of those (other and unreadable files are reported and "
+        "skipped), or - for JSONL on stdin",
     )
     pr.add_argument(
-        "-o", "--output", default="-", help="output file (.jsonl or .csv), - for stdout"
+        "-o",
+        "--output",
+        default="-",
+        help="output file (.jsonl or .csv), - for stdout; a file is written as OUTPUT.part "
+        "(with a journal OUTPUT.resume.json) and renamed when complete",
     )
     pr.add_argument(
         "--format",
@@ -84,6 +95,27 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="each record (each line of a .txt) is one sentence: do not split",
     )
+    pr.add_argument(
+        "--encoding-errors",
+        choices=list(ENCODING_ERRORS),
+        default="strict",
+        help="bytes that are not valid UTF-8: strict: an error naming file and line (a "
+        "skipped line with --skip-bad); replace: U+FFFD, and the summary counts such lines",
+    )
+    pr.add_argument(
+        "--skip-bad",
+        metavar="FILE",
+        help="write bad lines (not JSON, no text, wrong CSV field count, invalid UTF-8...) "
+        "verbatim to FILE and go on with the rest instead of stopping; the summary counts "
+        "them by reason and the exit status stays 0",
+    )
+    pr.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted run (killed at any point) of the same command: the "
+        "output is identical, byte for byte, to an uninterrupted run's; without a journal it "
+        "starts from the beginning; needs -o FILE and named input files",
+    )
     pr.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
     pr.add_argument(
         "--backend",
@@ -92,12 +124,20 @@ def _parser() -> argparse.ArgumentParser:
         help="torch, onnx (float32) or onnx-int8; auto takes the fastest one in the model dir",
     )
     pr.add_argument(
+        "--chunk-size",
+        type=int,
+        default=PredictConfig.chunk_size,
+        help="sentences gathered before labeling, sorted by length into batches; the output "
+        "is checkpointed after each chunk (at least --batch-size)",
+    )
+    pr.add_argument(
         "--threads",
         type=int,
         default=0,
         help="CPU threads per forward pass (0: every core this process may use); "
         "run N processes with --threads 1 each to label N files at once",
     )
+    pr.set_defaults(subparser=pr)
 
     ev = sub.add_parser(
         "evaluate",
@@ -202,58 +242,31 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict(args: argparse.Namespace) -> int:
-    from claimstance.inference import label_documents, load_classifier
-
-    cfg = PredictConfig(
+def _predict_options(args: argparse.Namespace) -> PredictOptions:
+    return PredictOptions(
+        inputs=args.inputs,
         model_dir=args.model,
-        batch_size=args.batch_size,
+        output=args.output,
+        format=args.format,
         pre_split=args.sentences,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
         threads=args.threads,
+        backend=args.backend,
+        encoding_errors=args.encoding_errors,
+        skip_bad=args.skip_bad,
+        resume=args.resume,
         progress=_progress(args),
     )
-    fmt = output_format(args.output, args.format)
-    if fmt == "table" and args.output != "-":
-        raise DataError("--format table writes to stdout only; use .jsonl or .csv for files")
-    classifier = load_classifier(
-        cfg.model_dir, batch_size=cfg.batch_size, threads=cfg.threads, backend=args.backend
-    )
-    read = ReadStats()
-    docs = read_documents(args.inputs, stats=read, lines=cfg.pre_split)
-    writer = PredictionWriter(args.output, fmt, classifier.labels)
-    ok = False
-    try:
-        stats = label_documents(
-            classifier,
-            docs,
-            writer,
-            pre_split=cfg.pre_split,
-            chunk_size=cfg.chunk_size,
-            progress=cfg.progress,
-        )
-        ok = True
-    finally:
-        writer.close(ok=ok)
-    summary = (
-        f"{read.files} files, {stats.documents} documents, {stats.sentences} sentences "
-        f"written" + (f" to {args.output}" if args.output != "-" else "")
-    )
-    extras = [
-        f"{n} {what}"
-        for n, what in (
-            (stats.empty_documents, "empty documents"),
-            (stats.truncated, "truncated sentences"),
-            (read.duplicate_ids, "duplicate ids"),
-            (len(read.skipped_files), "skipped files"),
-        )
-        if n
-    ]
-    logger.info(
-        "%s%s; labels %s",
-        summary,
-        f" ({', '.join(extras)})" if extras else "",
-        {k: v for k, v in stats.labels.items() if v},
-    )
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from claimstance.runner import run_predict, summary
+
+    PredictConfig(batch_size=args.batch_size, chunk_size=args.chunk_size)  # checks the values
+    report = run_predict(_predict_options(args))
+    for level, line in summary(report):
+        logger.log(level, line)
     return 0
 
 
@@ -343,6 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
+        if args.command == "predict":
+            problem = usage_problem(_predict_options(args))
+            if problem:
+                args.subparser.error(problem)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     _setup_logging(args)
@@ -358,6 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
+    except AccountingError as err:
+        logger.error("error: internal accounting check failed, output not written: %s", err)
+        return 1
     except (DataError, ModelDirError, ValueError) as err:
         if args.verbose:
             logger.exception("error")

@@ -7,15 +7,18 @@ The one rule every reader keeps: a `Sentence` always slices back out of its docu
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import json
 import logging
 import os
+import re
+import stat
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -39,6 +42,7 @@ class Document:
     doc_id: str
     text: str
     source: str  # "path:line" (or "path" for a whole file), for messages
+    index: int = 0  # 0-based position among the documents of a run: unique when ids repeat
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class Sentence:
     start: int
     end: int
     text: str
+    doc_index: int = 0  # the document's position in the run (Document.index)
+    record: str = ""  # where the document came from, "path:line" (Document.source)
 
 
 @dataclass(frozen=True)
@@ -62,12 +68,43 @@ class LabeledExample:
 
 @dataclass
 class ReadStats:
-    """What a run read: reported at the end so that nothing is lost silently."""
+    """What a run read: reported at the end so that nothing is lost silently.
+
+    Every record met (a non-blank JSONL line, a CSV data row, a non-blank line of a .txt in
+    `--sentences` mode, a whole .txt file) is either a document or a skipped line:
+    `records == documents + sum(skipped_lines.values())`.
+    """
 
     files: int = 0
+    records: int = 0
     documents: int = 0
-    skipped_files: list[str] = field(default_factory=list)
+    skipped_lines: Counter[str] = field(default_factory=Counter)  # reason -> count
+    replaced_lines: int = 0  # lines whose invalid UTF-8 was replaced (--encoding-errors replace)
     duplicate_ids: int = 0
+    skipped_files: dict[str, str] = field(default_factory=dict)  # path -> reason
+
+    def check(self) -> None:
+        """Fail loudly if a record went missing between reading and this count."""
+        skipped = sum(self.skipped_lines.values())
+        if self.records != self.documents + skipped:
+            raise AccountingError(
+                f"read {self.records} records but accounted for {self.documents} documents "
+                f"+ {skipped} skipped lines"
+            )
+
+
+class AccountingError(RuntimeError):
+    """Documents in != documents accounted for: a bug, never a data problem."""
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record that could not be read: what `on_bad` gets under `--skip-bad`."""
+
+    where: str  # "path:line"
+    reason: str  # short, for the summary: "not JSON", "no text", "bad UTF-8", ...
+    message: str  # the full message, as a DataError would say it
+    raw: bytes  # the record's bytes, verbatim
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,11 +149,440 @@ def document_sentences(doc: Document, pre_split: bool = False) -> list[Sentence]
         spans = [(start, start + len(stripped))] if stripped else []
     else:
         spans = split_sentences(doc.text)
-    return [Sentence(doc.doc_id, i, s, e, doc.text[s:e]) for i, (s, e) in enumerate(spans)]
+    return [
+        Sentence(doc.doc_id, i, s, e, doc.text[s:e], doc.index, doc.source)
+        for i, (s, e) in enumerate(spans)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading documents for prediction
+#
+# Files are read as bytes, a line at a time, and each line decoded on its own, so memory stays
+# flat on inputs of any size and every error names its line. Only a whole .txt document is read
+# at once (it is one document). Each parser yields `_Record`s, good or bad; `read_documents`
+# turns the good ones into Documents and either raises on a bad one (naming file and line) or
+# hands it to `on_bad` (`--skip-bad`) and counts it, so that nothing is lost silently.
+
+ENCODING_ERRORS = ("strict", "replace")
+_CSV_FIELD_LIMIT = 2**31 - 1  # the default (128 KiB) would fail on a long article in one cell
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_WARN_LIMIT = 20  # per kind of problem; more are logged at debug level (-v)
+
+
+class _Bad(Exception):
+    """One record that cannot be read."""
+
+    def __init__(self, reason: str, message: str, lineno: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.lineno = lineno  # the line at fault, when it is not the record's first line
+
+
+class _BadFile(_Bad):
+    """A file that cannot be read at all (a CSV without a usable header)."""
+
+
+@dataclass
+class _Record:
+    where: str
+    raw: bytes  # verbatim, for --skip-bad
+    doc_id: str = ""
+    text: str = ""
+    bad: _Bad | None = None
+
+
+@dataclass(frozen=True)
+class _Options:
+    lines: bool
+    errors: str
+
+
+def _utf8_message(raw: bytes, err: UnicodeDecodeError) -> str:
+    return (
+        f"bytes that are not valid UTF-8 ({raw[err.start : err.start + 4]!r}); "
+        "expected UTF-8 text (or --encoding-errors replace)"
+    )
+
+
+def _decode_line(raw: bytes, lineno: int, opts: _Options, stats: ReadStats) -> str:
+    """One line as text: a leading BOM dropped on line 1, invalid UTF-8 an error or replaced."""
+    if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if opts.errors != "replace":
+            raise _Bad("bad UTF-8", _utf8_message(raw, err)) from None
+        stats.replaced_lines += 1
+        return raw.decode("utf-8", "replace")
+
+
+def _valid_unicode(value: str, what: str, opts: _Options, stats: ReadStats) -> str:
+    """JSON escapes can make lone surrogates, which no UTF-8 output can hold."""
+    found = _SURROGATES.search(value)
+    if found is None:
+        return value
+    if opts.errors != "replace":
+        raise _Bad(
+            "lone surrogate",
+            f"{what} holds a lone surrogate {found.group()!r}, which is not valid Unicode "
+            "(or --encoding-errors replace)",
+        )
+    stats.replaced_lines += 1
+    return _SURROGATES.sub("\ufffd", value)
+
+
+def _jsonl_records(lines: Iterable[bytes], name: str, opts: _Options, stats: ReadStats):
+    # Lines end at b"\n" only: JSON strings may hold U+2028 and other line separators.
+    for lineno, raw in enumerate(lines, start=1):
+        where = f"{name}:{lineno}"
+        try:
+            line = _decode_line(raw, lineno, opts, stats)
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise _Bad(
+                    "not JSON", f"not valid JSON ({err.msg}); expected one object a line"
+                ) from None
+            except RecursionError:
+                raise _Bad(
+                    "not JSON", "not valid JSON (nested too deeply); expected one object a line"
+                ) from None
+            except ValueError:  # Python reads integers of at most 4300 digits
+                raise _Bad(
+                    "not JSON", "not valid JSON (a number too long); expected one object a line"
+                ) from None
+            if not isinstance(value, dict):
+                raise _Bad(
+                    "not a JSON object", f"expected a JSON object, got {type(value).__name__}"
+                )
+            text = value.get("text")
+            if not isinstance(text, str):
+                got = "no 'text' field" if text is None else f"'text' of type {type(text).__name__}"
+                raise _Bad("no text", f"{got}; expected a string field 'text'")
+            text = _valid_unicode(text, "'text'", opts, stats)
+            doc_id = value.get("id")
+            doc_id = where if doc_id is None else _valid_unicode(str(doc_id), "'id'", opts, stats)
+        except _Bad as bad:
+            yield _Record(where, raw, bad=bad)
+            continue
+        yield _Record(where, raw, doc_id, text)
+
+
+def _csv_records(lines: Iterable[bytes], name: str, opts: _Options, stats: ReadStats):
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
+    pending: list[bytes] = []  # raw lines of the record being parsed
+    invalid: list[_Bad] = []  # its lines with invalid UTF-8 (strict mode)
+    lineno = 0
+
+    def feed() -> Iterator[str]:
+        nonlocal lineno
+        for raw in lines:
+            lineno += 1
+            pending.append(raw)
+            try:
+                yield _decode_line(raw, lineno, opts, stats)
+            except _Bad as bad:  # keep the CSV structure, fail the record that holds the line
+                bad.lineno = lineno
+                invalid.append(bad)
+                yield raw.decode("utf-8", "replace")
+
+    reader = csv.reader(feed(), strict=True)
+    header: list[str] | None = None
+    text_col = id_col = -1
+    while True:
+        error = None
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            row, error = [], f"not valid CSV ({err})"
+        first = lineno - len(pending) + 1
+        where = f"{name}:{first}"
+        raw = b"".join(pending)
+        pending.clear()
+        bad: _Bad | None = invalid[0] if invalid else None
+        invalid.clear()
+        if error is not None:
+            bad = _Bad("CSV syntax", error)
+        elif bad is None and _blank_row(row):
+            continue
+        if header is None:
+            if bad is None and "text" not in row:
+                bad = _Bad("no text column", f"no 'text' column (columns: {row})")
+            if bad is not None:
+                raise _BadFile(bad.reason, bad.message, bad.lineno or first)
+            header = row
+            text_col = row.index("text")
+            id_col = row.index("id") if "id" in row else -1
+            continue
+        if bad is None and len(row) != len(header):
+            bad = _Bad(
+                "CSV field count",
+                f"expected {len(header)} fields as in the header, got {len(row)}",
+            )
+        if bad is not None:
+            yield _Record(f"{name}:{bad.lineno or first}", raw, bad=bad)
+            continue
+        doc_id = row[id_col] if id_col >= 0 and row[id_col] else where
+        yield _Record(where, raw, doc_id, row[text_col])
+
+
+def _blank_row(row: list[str]) -> bool:
+    return not row or (len(row) == 1 and not row[0].strip())
+
+
+def _txt_line_records(lines: Iterable[bytes], name: str, opts: _Options, stats: ReadStats):
+    for lineno, raw in enumerate(lines, start=1):
+        where = f"{name}:{lineno}"
+        try:
+            line = _decode_line(raw, lineno, opts, stats)
+        except _Bad as bad:
+            yield _Record(where, raw, bad=bad)
+            continue
+        line = line.removesuffix("\n").removesuffix("\r")
+        if line.strip():
+            yield _Record(where, raw, where, line)
+
+
+def _txt_document(raw: bytes, name: str, opts: _Options, stats: ReadStats) -> _Record:
+    body = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = body[: err.start].count(b"\n") + 1
+        if opts.errors != "replace":
+            return _Record(f"{name}:{line}", raw, bad=_Bad("bad UTF-8", _utf8_message(body, err)))
+        text = body.decode("utf-8", "replace")
+        stats.replaced_lines += sum(not _is_utf8(part) for part in body.split(b"\n"))
+    return _Record(name, raw, name, text)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _os_reason(err: OSError) -> str:
+    if isinstance(err, PermissionError):
+        return "permission denied"
+    if isinstance(err, IsADirectoryError):
+        return "is a directory"
+    if isinstance(err, FileNotFoundError):
+        return "no such file"
+    return err.strerror or type(err).__name__
+
+
+def list_inputs(
+    inputs: Iterable[str], exclude: Iterable[str] = ()
+) -> Iterator[tuple[str, str | None]]:
+    """The files a run reads, in order, as (path, problem): problem None for a file to read,
+    else why a file found in a directory is skipped. `-` stands for stdin.
+
+    Raises:
+        DataError: an input named on the command line is missing, unreadable or of an unknown
+            suffix (inside a directory such files are skipped and reported instead).
+    """
+    skip = {os.path.abspath(p) for p in exclude}
+    for item in inputs:
+        if item == "-":
+            yield item, None
+            continue
+        path = Path(item)
+        if path.is_dir():
+            yield from _walk(path, skip)
+            continue
+        if not path.exists():
+            broken = " (a broken link)" if path.is_symlink() else ""
+            raise DataError(f"{path}: no such file or directory{broken}")
+        problem = _file_problem(path)
+        if problem and problem.startswith("unknown suffix"):
+            problem += f"; expected one of {list(DOCUMENT_SUFFIXES)}"
+        if problem:
+            raise DataError(f"{path}: {problem}")
+        yield str(path), None
+
+
+def _file_problem(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    if suffix not in DOCUMENT_SUFFIXES:
+        return f"unknown suffix {suffix!r}"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        broken = isinstance(err, FileNotFoundError) and os.path.islink(path)
+        return "unreadable: a broken link" if broken else f"unreadable: {_os_reason(err)}"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a pipe or device: pipe it to - on stdin instead)"
+    if not os.access(path, os.R_OK):
+        return "unreadable: permission denied"
+    return None
+
+
+def _walk(root: Path, skip: set[str]) -> Iterator[tuple[str, str | None]]:
+    found: list[tuple[Path, str | None]] = []
+
+    def onerror(err: OSError) -> None:
+        if os.path.abspath(err.filename) == os.path.abspath(root):
+            raise DataError(f"{root}: unreadable directory: {_os_reason(err)}")
+        found.append((Path(err.filename), f"unreadable directory: {_os_reason(err)}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+        for name in dirnames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                found.append((Path(dirpath, name), "a link to a directory, not followed"))
+        for name in filenames:
+            path = Path(dirpath, name)
+            if os.path.abspath(path) in skip:
+                logger.debug("%s: not read, it is written by this run", path)
+                continue
+            found.append((path, _file_problem(path)))
+    for path, problem in sorted(found):
+        yield str(path), problem
+
+
+def _binary_lines(stream: IO[Any]) -> Iterator[bytes]:
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        yield from buffer
+        return
+    for line in stream:  # a text stream without a buffer (io.StringIO in tests)
+        yield line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
+
+
+def read_documents(
+    inputs: Iterable[str],
+    stats: ReadStats | None = None,
+    stdin: IO[Any] | None = None,
+    lines: bool = False,
+    encoding_errors: str = "strict",
+    on_bad: Callable[[BadRecord], None] | None = None,
+    exclude: Iterable[str] = (),
+) -> Iterator[Document]:
+    """Read documents from files, directories and `-` (JSONL on stdin), lazily and in order.
+
+    Args:
+        inputs: paths; a directory contributes its .txt/.jsonl/.csv files in sorted order,
+            and other or unreadable files in it are reported and skipped.
+        stats: filled with what was read.
+        stdin: stream for `-` (default sys.stdin).
+        lines: a .txt file holds one sentence a line (`--sentences`), each its own document.
+        encoding_errors: "strict" (invalid UTF-8 is a bad line) or "replace" (U+FFFD, counted
+            in stats.replaced_lines).
+        on_bad: without it a bad line raises DataError; with it (`--skip-bad`) each bad line
+            (or a CSV file whose header is unusable, whole) is passed to it, counted in
+            stats.skipped_lines (stats.skipped_files) and skipped.
+        exclude: paths never read from a directory (the run's own output files).
+
+    Raises:
+        DataError: a missing file, an unknown suffix, a malformed line (naming file and line).
+    """
+    if encoding_errors not in ENCODING_ERRORS:
+        raise ValueError(f"encoding_errors must be one of {ENCODING_ERRORS}")
+    stats = stats if stats is not None else ReadStats()
+    opts = _Options(lines=lines, errors=encoding_errors)
+    seen: set[str] = set()
+    for item, problem in list_inputs(inputs, exclude):
+        if problem is not None:
+            logger.warning("%s: skipped, %s", item, problem)
+            stats.skipped_files[item] = problem
+            continue
+        if item == "-":
+            records = _jsonl_records(_binary_lines(stdin or sys.stdin), "<stdin>", opts, stats)
+            yield from _documents(records, "<stdin>", stats, seen, on_bad)
+            stats.files += 1
+            continue
+        try:
+            fh = open(item, "rb")
+        except OSError as err:
+            raise DataError(f"{item}: cannot open: {_os_reason(err)}") from None
+        with fh:
+            yield from _read_file(fh, item, opts, stats, seen, on_bad)
+
+
+def _read_file(
+    fh: IO[bytes],
+    name: str,
+    opts: _Options,
+    stats: ReadStats,
+    seen: set[str],
+    on_bad: Callable[[BadRecord], None] | None,
+) -> Iterator[Document]:
+    suffix = Path(name).suffix.lower()
+    try:
+        if suffix == ".txt" and not opts.lines:
+            records: Iterable[_Record] = [_txt_document(fh.read(), name, opts, stats)]
+        elif suffix == ".txt":
+            records = _txt_line_records(fh, name, opts, stats)
+        elif suffix == ".jsonl":
+            records = _jsonl_records(fh, name, opts, stats)
+        else:
+            records = _csv_records(fh, name, opts, stats)
+        yield from _documents(records, name, stats, seen, on_bad)
+        stats.files += 1
+    except _BadFile as bad:
+        message = f"{name}:{bad.lineno}: {bad.message}"
+        if on_bad is None:
+            raise DataError(message) from None
+        logger.warning("%s (the whole file is skipped)", message)
+        stats.skipped_files[name] = bad.reason
+        fh.seek(0)
+        on_bad(BadRecord(f"{name}:{bad.lineno}", bad.reason, message, fh.read()))
+    except OSError as err:
+        raise DataError(f"{name}: cannot read: {_os_reason(err)}") from None
+
+
+def _documents(
+    records: Iterable[_Record],
+    name: str,
+    stats: ReadStats,
+    seen: set[str],
+    on_bad: Callable[[BadRecord], None] | None,
+) -> Iterator[Document]:
+    for rec in records:
+        stats.records += 1
+        if rec.bad is not None:
+            message = f"{rec.where}: {rec.bad.message}"
+            if on_bad is None:
+                raise DataError(message)
+            stats.skipped_lines[rec.bad.reason] += 1
+            _warn(sum(stats.skipped_lines.values()), "skipped lines", "%s (skipped)", message)
+            on_bad(BadRecord(rec.where, rec.bad.reason, message, rec.raw))
+            continue
+        doc = Document(rec.doc_id, rec.text, rec.where, index=stats.documents)
+        stats.documents += 1
+        if doc.doc_id in seen:
+            stats.duplicate_ids += 1
+            _warn(
+                stats.duplicate_ids,
+                "duplicate ids",
+                "%s: duplicate id %r (kept as a separate document: see doc_index)",
+                doc.source,
+                doc.doc_id,
+            )
+        seen.add(doc.doc_id)
+        yield doc
+
+
+def _warn(count: int, what: str, fmt: str, *args: Any) -> None:
+    if count <= _WARN_LIMIT:
+        logger.warning(fmt, *args)
+    else:
+        if count == _WARN_LIMIT + 1:
+            logger.warning("more %s are not shown (-v shows them); the summary counts them", what)
+        logger.debug(fmt, *args)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading labeled data (small files, read whole)
 
 
 def _decode(raw: bytes, path: str) -> str:
@@ -142,7 +608,7 @@ def _read_text(path: Path) -> str:
         raise DataError(f"{path}: permission denied") from None
 
 
-def _jsonl_records(text: str, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def _labeled_records(text: str, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
     # split("\n"), not splitlines(): JSON strings may hold U+2028 and other line separators.
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -166,104 +632,6 @@ def _text_field(record: dict[str, Any], where: str) -> str:
     return text
 
 
-def _documents_from_jsonl(text: str, name: str) -> Iterator[Document]:
-    for lineno, record in _jsonl_records(text, name):
-        where = f"{name}:{lineno}"
-        body = _text_field(record, where)
-        doc_id = record.get("id")
-        yield Document(str(doc_id) if doc_id is not None else where, body, where)
-
-
-def _documents_from_csv(text: str, name: str) -> Iterator[Document]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None:
-        return
-    if "text" not in reader.fieldnames:
-        raise DataError(f"{name}:1: no 'text' column (columns: {reader.fieldnames})")
-    for row in reader:
-        where = f"{name}:{reader.line_num}"
-        if row.get("text") is None or None in row:
-            raise DataError(
-                f"{where}: expected {len(reader.fieldnames)} fields, got a different count"
-            )
-        doc_id = row.get("id")
-        yield Document(doc_id if doc_id else where, row["text"], where)
-
-
-def _documents_from_file(path: Path, name: str, lines: bool) -> Iterator[Document]:
-    suffix = path.suffix.lower()
-    if suffix not in DOCUMENT_SUFFIXES:
-        raise DataError(
-            f"{path}: unknown suffix {suffix!r}; expected one of {list(DOCUMENT_SUFFIXES)}"
-        )
-    text = _read_text(path)
-    if suffix == ".txt" and lines:
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                yield Document(f"{name}:{lineno}", line, f"{name}:{lineno}")
-    elif suffix == ".txt":
-        if text.strip():
-            yield Document(name, text, name)
-    elif suffix == ".jsonl":
-        yield from _documents_from_jsonl(text, name)
-    else:
-        yield from _documents_from_csv(text, name)
-
-
-def read_documents(
-    inputs: Iterable[str],
-    stats: ReadStats | None = None,
-    stdin: IO[str] | None = None,
-    lines: bool = False,
-) -> Iterator[Document]:
-    """Read documents from files, directories and `-` (JSONL on stdin), lazily and in order.
-
-    Args:
-        inputs: paths; a directory contributes its .txt/.jsonl/.csv files in sorted order,
-            and other files in it are reported and skipped.
-        stats: filled with what was read.
-        stdin: stream for `-` (default sys.stdin).
-        lines: a .txt file holds one sentence a line (`--sentences`), each its own document.
-
-    Raises:
-        DataError: a missing file, an unknown suffix, a malformed line (naming file and line).
-    """
-    stats = stats if stats is not None else ReadStats()
-    seen_ids: set[str] = set()
-    for item in inputs:
-        if item == "-":
-            stats.files += 1
-            docs: Iterator[Document] = _documents_from_jsonl((stdin or sys.stdin).read(), "<stdin>")
-            yield from _count(docs, stats, seen_ids)
-            continue
-        path = Path(item)
-        if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if child.suffix.lower() not in DOCUMENT_SUFFIXES:
-                    logger.warning("%s: skipped, unknown suffix %r", child, child.suffix)
-                    stats.skipped_files.append(str(child))
-                    continue
-                stats.files += 1
-                yield from _count(_documents_from_file(child, str(child), lines), stats, seen_ids)
-        elif not path.exists():
-            raise DataError(f"{path}: no such file or directory")
-        else:
-            stats.files += 1
-            yield from _count(_documents_from_file(path, str(path), lines), stats, seen_ids)
-
-
-def _count(docs: Iterator[Document], stats: ReadStats, seen: set[str]) -> Iterator[Document]:
-    for doc in docs:
-        stats.documents += 1
-        if doc.doc_id in seen:
-            stats.duplicate_ids += 1
-            logger.warning(
-                "%s: duplicate id %r (kept as a separate document)", doc.source, doc.doc_id
-            )
-        seen.add(doc.doc_id)
-        yield doc
-
-
 # ---------------------------------------------------------------------------------------------
 # Labeled data for training and evaluation
 
@@ -279,7 +647,7 @@ def load_labeled(path: str | Path) -> list[LabeledExample]:
         raise DataError(f"{path}: expected a .jsonl file of labeled sentences")
     text = _read_text(path)
     examples = []
-    for lineno, record in _jsonl_records(text, str(path)):
+    for lineno, record in _labeled_records(text, str(path)):
         where = f"{path}:{lineno}"
         body = _text_field(record, where)
         if not body.strip():
@@ -358,39 +726,56 @@ def output_format(path: str | None, override: str | None) -> str:
     return "jsonl"
 
 
+CSV_FIELDS = ("doc_id", "doc_index", "record", "sentence_index", "start", "end", "text", "label")
+
+
 class PredictionWriter:
-    """Writes prediction rows as JSONL or CSV to stdout or to a file.
+    """Writes prediction rows as JSONL, CSV or a table to stdout, a file or a given stream.
 
     A file is written to a temporary name beside it and renamed on `close(ok=True)`, so a crash
-    never leaves a truncated file that looks complete.
+    never leaves a truncated file that looks complete. With `stream`, the caller owns the file
+    (the resumable runner in runner.py) and `header=False` leaves out the CSV header when
+    appending to a file that has one.
     """
 
-    def __init__(self, path: str | None, fmt: str, labels: tuple[str, ...] = LABELS) -> None:
-        self.path = path if path and path != "-" else None
+    def __init__(
+        self,
+        path: str | None,
+        fmt: str,
+        labels: tuple[str, ...] = LABELS,
+        stream: IO[str] | None = None,
+        header: bool = True,
+    ) -> None:
+        self.path = path if path and path != "-" and stream is None else None
         self.fmt = fmt
         self.labels = labels
         self.rows = 0
         self._tmp: str | None = None
-        if self.path:
+        if stream is not None:
+            self._fh: IO[str] = stream
+        elif self.path:
             directory = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(directory, exist_ok=True)
             fd, self._tmp = tempfile.mkstemp(prefix=".claimstance-", dir=directory)
-            self._fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+            self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
         else:
             self._fh = sys.stdout
         self._csv: Any = None
         if fmt == "csv":
             self._csv = csv.writer(self._fh, lineterminator="\n")
-            self._csv.writerow(
-                ["doc_id", "sentence_index", "start", "end", "text", "label", "score"]
-                + [f"score_{label}" for label in labels]
-                + ["truncated", "model"]
-            )
+            if header:
+                self._csv.writerow(
+                    [*CSV_FIELDS, "score"]
+                    + [f"score_{label}" for label in labels]
+                    + ["truncated", "model"]
+                )
 
     def write(self, row: dict[str, Any]) -> None:
         if self.fmt == "table":
             if row["sentence_index"] == 0:
-                self._fh.write(f"\n== {row['doc_id']}\n")
+                record = row.get("record")
+                where = f"  ({record})" if record and record != row["doc_id"] else ""
+                self._fh.write(f"\n== {row['doc_id']}{where}\n")
             prefix = f"{row['sentence_index']:>3}  {row['label']:<18}  {row['score']:.2f}  "
             self._fh.write(
                 textwrap.fill(
@@ -403,21 +788,17 @@ class PredictionWriter:
             )
         elif self._csv is not None:
             self._csv.writerow(
-                [
-                    row["doc_id"],
-                    row["sentence_index"],
-                    row["start"],
-                    row["end"],
-                    row["text"],
-                    row["label"],
-                    f"{row['score']:.6f}",
-                ]
+                [row.get(name, "") for name in CSV_FIELDS]
+                + [f"{row['score']:.6f}"]
                 + [f"{row['scores'][label]:.6f}" for label in self.labels]
                 + [str(row.get("truncated", False)).lower(), row.get("model", "")]
             )
         else:
             self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         self.rows += 1
+
+    def flush(self) -> None:
+        self._fh.flush()
 
     def close(self, ok: bool = True) -> None:
         if self.path is None:

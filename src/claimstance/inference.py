@@ -9,7 +9,7 @@ see backends.py) and returned in input order. torch is imported only for the tor
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,10 +126,11 @@ def load_classifier(
 
 @dataclass
 class LabelStats:
-    documents: int = 0
-    sentences: int = 0
+    documents: int = 0  # documents taken in: labeled_documents + empty_documents
+    labeled_documents: int = 0  # with at least one sentence
+    empty_documents: int = 0  # nothing but whitespace: no rows
+    sentences: int = 0  # rows written
     truncated: int = 0
-    empty_documents: int = 0
     labels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
 
 
@@ -140,18 +141,25 @@ def label_documents(
     pre_split: bool = False,
     chunk_size: int = 4096,
     progress: bool = False,
+    stats: LabelStats | None = None,
+    on_chunk: Callable[[LabelStats], None] | None = None,
 ) -> LabelStats:
     """Split documents into sentences, label them in chunks and write one row per sentence.
 
     Documents are consumed lazily and sentences gathered `chunk_size` at a time, so memory stays
-    flat on inputs of any size while batches are still long enough to sort by length.
+    flat on inputs of any size while batches are still long enough to sort by length. A chunk
+    always ends with a whole document, so chunks are a deterministic function of the input:
+    `on_chunk(stats)` is called after each chunk's rows are written (the runner checkpoints
+    there), and `stats` may carry the counts of documents labeled before (a resumed run).
     """
-    stats = LabelStats()
+    stats = stats if stats is not None else LabelStats()
     bar = tqdm(disable=not progress, desc="labeling", unit=" sent")
     for chunk in _chunks(documents, chunk_size, pre_split, stats):
         for sentence, pred in zip(chunk, classifier.predict([s.text for s in chunk]), strict=True):
             row = {
                 "doc_id": sentence.doc_id,
+                "doc_index": sentence.doc_index,
+                "record": sentence.record,
                 "sentence_index": sentence.index,
                 "start": sentence.start,
                 "end": sentence.end,
@@ -168,13 +176,17 @@ def label_documents(
             stats.labels[pred.label] += 1
         stats.sentences += len(chunk)
         bar.update(len(chunk))
+        if on_chunk is not None:
+            on_chunk(stats)
     bar.close()
     if stats.truncated:
         logger.warning(
-            "%d sentences were longer than %d word pieces and were labeled from their start "
+            "%d sentence%s longer than %d word pieces, labeled from %s start "
             '(flagged "truncated": true)',
             stats.truncated,
+            " was" if stats.truncated == 1 else "s were",
             classifier.max_length,
+            "its" if stats.truncated == 1 else "their",
         )
     return stats
 
@@ -186,7 +198,9 @@ def _chunks(
     for doc in documents:
         stats.documents += 1
         sentences = document_sentences(doc, pre_split=pre_split)
-        if not sentences:
+        if sentences:
+            stats.labeled_documents += 1
+        else:
             stats.empty_documents += 1
         chunk.extend(sentences)
         if len(chunk) >= size:
