@@ -14,7 +14,7 @@ REALNEWS ?= ../shared/realnews/dev.jsonl
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install run train predict eval results corpus data-report test test-slow lint format typecheck clean bench bench-memory
+.PHONY: help install run train predict eval results corpus data-report test test-slow lint format typecheck clean bench bench-memory ablations
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,10 +39,17 @@ train: install ## train the default model (CONFIG=train/configs/base.toml)
 predict: install ## label IN (file, dir or -) into OUT (.jsonl/.csv, - for stdout)
 	$(BIN)/claimstance predict $(IN) -o $(OUT) --model $(MODEL)
 
-eval: install ## reports on the corpus SPLIT and, when present, on ../shared/realnews/dev.jsonl
+eval: install ## model reports on SPLIT and real news, then the comparison with baselines and ablations
 	$(BIN)/claimstance evaluate data/corpus/$(SPLIT).jsonl --model $(MODEL)
 	@if [ -f $(REALNEWS) ]; then $(BIN)/claimstance evaluate $(REALNEWS) --model $(MODEL) \
 	  --report-dir eval/reports/$(notdir $(MODEL))/realnews-dev; fi
+	$(BIN)/claimstance compare --model $(MODEL) --realnews $(REALNEWS) --out-dir eval/reports/comparison
+
+ablations: install ## train every model of train/configs/ablations/ that is missing (about 7 min each)
+	@for c in train/configs/ablations/*.toml; do \
+	  out=$$(sed -n 's/^output_dir *= *"\(.*\)"/\1/p' $$c); \
+	  if [ -f "$$out/model.safetensors" ]; then echo "$$out: present"; \
+	  else $(BIN)/claimstance train --config $$c || exit 1; fi; done
 
 results: install ## print the README's results rows from the committed reports of MODEL
 	$(BIN)/claimstance results --model $(MODEL)

@@ -36,3 +36,17 @@ def test_summary_row_format():
     assert summary_row(metrics, "x") == (
         "| x | 3 | 0.500 | 0.667 | 0.100 | 0.250 | 0.250 | 0.250 | 0.250 | 0.250 |"
     )
+
+
+def test_readme_comparison_table_matches_the_comparison_report():
+    from claimstance.comparison import results_table
+
+    report = json.loads((ROOT / "eval/reports/comparison/metrics.json").read_text())
+    assert results_table(report) in (ROOT / "README.md").read_text()
+
+
+def test_readme_bench_table_matches_the_bench_report():
+    table = (ROOT / "eval/reports/bench/bench.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    readme = (ROOT / "README.md").read_text()
+    assert rows and all(row in readme for row in rows)

@@ -314,6 +314,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
+    from claimstance.comparison import results_table
     from claimstance.evaluation import SUMMARY_HEADER, summary_row
 
     folder = Path(args.reports) / Path(args.model).name
@@ -322,11 +323,20 @@ def _results(args: argparse.Namespace) -> int:
         "real news dev set": folder / "realnews-dev" / "metrics.json",
     }
     present = {name: path for name, path in found.items() if path.is_file()}
-    if not present:
+    comparison = Path(args.reports) / "comparison" / "metrics.json"
+    bench = Path(args.reports) / "bench" / "bench.md"
+    if not present and not comparison.is_file():
         raise DataError(f"{folder}: no metrics.json under test/ or realnews-dev/; run `make eval`")
-    print(SUMMARY_HEADER)
-    for name, path in present.items():
-        print(summary_row(json.loads(path.read_text()), name))
+    if present:
+        print(SUMMARY_HEADER)
+        for name, path in present.items():
+            print(summary_row(json.loads(path.read_text()), name))
+    if comparison.is_file():
+        print()
+        print(results_table(json.loads(comparison.read_text())))
+    if bench.is_file():
+        print()
+        print(bench.read_text().rstrip())
     return 0
 
 

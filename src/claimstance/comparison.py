@@ -579,3 +579,26 @@ def plot_reliability(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def results_table(report: dict[str, Any]) -> str:
+    """The README's comparison rows: every system's macro-F1 (bootstrap 95% interval), and the
+    pledge and warning F1, on each data set of the report."""
+    sets = list(report["data"])
+    names = {"test": "corpus test", "realnews": "real news"}
+    head = "| system | " + " | ".join(
+        f"macro-F1 {names[s]} [95% CI] | pledge F1 {names[s]} | warning F1 {names[s]}" for s in sets
+    )
+    lines = [head + " |", "|" + " --- |" * (1 + 3 * len(sets))]
+    for system, per in report["systems"].items():
+        cells = []
+        for s in sets:
+            m = per[s]
+            lo, hi = m["macro_f1_ci95"]
+            cells += [
+                f"{m['macro_f1']:.3f} [{lo:.3f}, {hi:.3f}]",
+                f"{m['per_label']['pledge']['f1']:.3f}",
+                f"{m['per_label']['warning']['f1']:.3f}",
+            ]
+        lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,129 @@
+"""Baselines and the comparison report: every system scored the same way, real-news texts kept out
+of committed files, ablations that are absent said to be absent."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from claimstance.baselines import CueLexicon, TfidfLogReg
+from claimstance.comparison import (
+    CompareConfig,
+    bootstrap_macro_f1,
+    compare,
+    paired_bootstrap_gap,
+    results_table,
+)
+from claimstance.labels import LABELS
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Officials promised cheaper power by May.", "pledge"),
+        ("The agency warned that the river could flood the lower town.", "warning"),
+        (
+            "The ministry announced that the border crossing will close on Friday.",
+            "official_statement",
+        ),
+        ("Witnesses said the lorry was speeding.", "attributed_claim"),
+        ("The river is wide and slow in summer.", "none"),
+    ],
+)
+def test_cue_lexicon_follows_the_decision_order(text, label):
+    assert CueLexicon().label(text) == label
+
+
+def test_cue_lexicon_probabilities_are_its_training_precision():
+    texts = ["Witnesses said it rained.", "Witnesses said it snowed.", "It rained."]
+    lex = CueLexicon().fit(texts, ["attributed_claim", "none", "none"])
+    probs = lex.predict_proba(texts)
+    np.testing.assert_allclose(probs.sum(1), 1.0)
+    assert probs[0, LABELS.index("attributed_claim")] == pytest.approx(0.5)
+    assert probs[2, LABELS.index("none")] == pytest.approx(0.999)
+
+
+def test_tfidf_baseline_learns_the_fixture(fixtures):
+    rows = [
+        json.loads(line) for line in (fixtures / "labeled_small.jsonl").read_text().splitlines()
+    ]
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    model = TfidfLogReg().fit(texts, labels, texts, labels)
+    probs = model.predict_proba(texts)
+    assert probs.shape == (len(texts), len(LABELS))
+    np.testing.assert_allclose(probs.sum(1), 1.0)
+    assert model.C in TfidfLogReg.GRID
+
+
+def test_bootstrap_intervals():
+    gold = list(LABELS) * 20
+    assert bootstrap_macro_f1(gold, gold, samples=50) == (1.0, 1.0)
+    rng = np.random.default_rng(1)
+    noisy = [g if rng.random() < 0.7 else "none" for g in gold]
+    lo, hi = bootstrap_macro_f1(gold, noisy, samples=200)
+    assert 0 < lo < hi < 1
+    glo, ghi = paired_bootstrap_gap(gold, gold, noisy, samples=200)
+    assert 0 < glo <= ghi
+
+
+def test_compare_writes_the_report_and_keeps_real_news_texts_out(
+    tiny_model_dir, tiny_base_dir, fixtures, tmp_path
+):
+    rows = (fixtures / "labeled_small.jsonl").read_text().splitlines()
+    for name in ("train", "dev", "test"):
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(rows) + "\n")
+    secret = "The harbour authority said the pier would stay shut, citing storm damage."
+    (tmp_path / "realnews.jsonl").write_text(
+        json.dumps({"text": secret, "label": "none"}) + "\n" + "\n".join(rows[:5]) + "\n"
+    )
+    ablations = tmp_path / "ablations"
+    ablations.mkdir()
+    (ablations / "seed-9.toml").write_text(f'# another seed\noutput_dir = "{tiny_model_dir}"\n')
+    (ablations / "bigger.toml").write_text('# never trained\noutput_dir = "/no/such/model"\n')
+    out = tmp_path / "report"
+    report = compare(
+        CompareConfig(
+            model_dir=str(tiny_model_dir),
+            train_file=str(tmp_path / "train.jsonl"),
+            dev_file=str(tmp_path / "dev.jsonl"),
+            test_file=str(tmp_path / "test.jsonl"),
+            realnews_file=str(tmp_path / "realnews.jsonl"),
+            out_dir=str(out),
+            ablations=str(ablations),
+            base_model=str(tiny_base_dir),
+            bootstrap=20,
+        )
+    )
+    assert {p.name for p in out.iterdir()} >= {
+        "report.md",
+        "metrics.json",
+        "f1_by_label.png",
+        "reliability.png",
+        "confusion.png",
+        "realnews-errors.jsonl",
+    }
+    assert set(report["systems"]) == {
+        "cue lexicon",
+        "TF-IDF + logistic regression",
+        "MiniLM embeddings + logistic regression",
+        "claimstance",
+    }
+    for per in report["systems"].values():
+        lo, hi = per["realnews"]["macro_f1_ci95"]
+        assert lo <= hi
+    by_name = {row["name"]: row for row in report["ablations"]}
+    assert by_name["bigger"]["status"] == "not trained"
+    assert "ensemble-2-seeds" in by_name  # base + seed-9
+    assert set(report["targets"]) == {
+        "macro_f1",
+        "margin_over_best_baseline",
+        "pledge_f1",
+        "warning_f1",
+        "ece",
+    }
+    committed = (out / "report.md").read_text() + (out / "metrics.json").read_text()
+    assert secret not in committed
+    assert "realnews.jsonl:1" in committed or "realnews.jsonl:" in committed
+    assert results_table(report).count("\n") == 1 + len(report["systems"])
