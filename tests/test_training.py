@@ -95,3 +95,19 @@ def test_bf16_setting():
     assert isinstance(use_bf16("auto"), bool)
     with pytest.raises(ValueError, match="bf16 must be"):
         TrainConfig(bf16="maybe")
+
+
+def test_freeze_keeps_embeddings_and_lower_layers_fixed(tiny_base_dir):
+    from claimstance import modeling
+
+    model, _ = modeling.build_model(str(tiny_base_dir), seed=0)
+    total = sum(p.numel() for p in model.parameters())
+    assert modeling.freeze(model, 0) == total
+    trainable = modeling.freeze(model, 1)
+    assert trainable < total
+    assert not any(p.requires_grad for p in model.bert.embeddings.parameters())
+    assert not any(p.requires_grad for p in model.bert.encoder.layer[0].parameters())
+    assert all(p.requires_grad for p in model.bert.encoder.layer[1].parameters())
+    assert all(p.requires_grad for p in model.classifier.parameters())
+    with pytest.raises(ValueError, match="layers"):
+        modeling.freeze(model, 9)

@@ -29,6 +29,9 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     label_smoothing: float = 0.0
+    # Keep the embeddings and the first N transformer layers of the base model frozen (0: train
+    # everything): less of the pretrained encoder is rewritten to fit the corpus's style.
+    freeze_layers: int = 0
     # Batches of similar length waste little on padding: about twice as fast on a CPU.
     group_by_length: bool = True
     # bf16 autocast for training matmuls: "auto" turns it on where the CPU has native bf16
@@ -56,6 +59,8 @@ class TrainConfig:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.bf16 not in ("auto", "on", "off"):
             raise ValueError(f"bf16 must be 'auto', 'on' or 'off', got {self.bf16!r}")
+        if self.freeze_layers < 0:
+            raise ValueError(f"freeze_layers must be 0 or more, got {self.freeze_layers}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 

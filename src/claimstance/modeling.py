@@ -111,6 +111,24 @@ def build_model(base_model: str, seed: int) -> tuple[PreTrainedModel, PreTrained
     return model, tokenizer
 
 
+def freeze(model: PreTrainedModel, layers: int) -> int:
+    """Stop gradients to the embeddings and the first `layers` encoder layers (nothing if 0).
+
+    Returns:
+        The number of parameters left trainable.
+    """
+    if layers > 0:
+        encoder = model.base_model
+        if layers > len(encoder.encoder.layer):
+            raise ValueError(
+                f"freeze_layers {layers} > the model's {len(encoder.encoder.layer)} layers"
+            )
+        for module in [encoder.embeddings, *encoder.encoder.layer[:layers]]:
+            for param in module.parameters():
+                param.requires_grad = False
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def save(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,

@@ -144,6 +144,11 @@ def train(cfg: TrainConfig) -> Path:
     )
 
     model, tokenizer = modeling.build_model(cfg.base_model, cfg.seed)
+    trainable = modeling.freeze(model, cfg.freeze_layers)
+    if cfg.freeze_layers:
+        logger.info(
+            "embeddings and %d layers frozen: %d trainable parameters", cfg.freeze_layers, trainable
+        )
     out = Path(cfg.output_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
