@@ -11,6 +11,7 @@ IN      ?= data/samples/article.txt
 OUT     ?= -
 SPLIT   ?= test
 REALNEWS ?= ../shared/realnews/dev.jsonl
+MEMORY_SECONDS ?= 0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -82,5 +83,6 @@ clean: ## remove caches (keeps .venv and models)
 bench: install ## throughput of every backend vs transformers.pipeline (eval/reports/bench/)
 	$(BIN)/python eval/bench.py --model $(MODEL) --out-dir eval/reports/bench $(BENCH_ARGS)
 
-bench-memory: install ## peak memory of predict on a generated 100 MB JSONL file (long: see README)
-	$(BIN)/python eval/bench.py --model $(MODEL) --out-dir eval/reports/bench --memory-mb 100 --memory-only
+bench-memory: install ## peak memory of predict on a generated 100 MB JSONL file (MEMORY_SECONDS caps it)
+	$(BIN)/python eval/bench.py --model $(MODEL) --out-dir eval/reports/bench --memory-mb 100 \
+	  --memory-only --memory-seconds $(MEMORY_SECONDS)

@@ -164,7 +164,12 @@ def build_big_file(path: Path, megabytes: int) -> int:
     return docs
 
 
-def memory_run(model_dir: str, megabytes: int, backend: str, threads: int) -> dict:
+def memory_run(
+    model_dir: str, megabytes: int, backend: str, threads: int, cap_seconds: float = 0
+) -> dict:
+    """Peak RSS of `claimstance predict` on a generated file of `megabytes`. With `cap_seconds`,
+    the run is stopped (SIGTERM) after that long and the sentences it wrote so far are counted:
+    the figure is then the peak over that part of the file."""
     with tempfile.TemporaryDirectory(prefix="claimstance-bench-") as tmp:
         big = Path(tmp) / f"big-{megabytes}mb.jsonl"
         docs = build_big_file(big, megabytes)
@@ -173,13 +178,23 @@ def memory_run(model_dir: str, megabytes: int, backend: str, threads: int) -> di
         cmd += ["--model", model_dir, "--backend", backend, "--threads", str(threads), "-q"]
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=_env())
+        stopped = False
+        while cap_seconds and proc.poll() is None:
+            if time.perf_counter() - started > cap_seconds:
+                proc.terminate()
+                stopped = True
+                break
+            time.sleep(0.5)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
-        if status != 0:
+        if status != 0 and not stopped:
             raise SystemExit(f"bench: predict on the {megabytes} MB file failed ({status})")
-        with out.open("rb") as fh:
+        written = out if out.exists() else Path(str(out) + ".part")
+        with written.open("rb") as fh:
             sentences = sum(1 for _ in fh)
         return {
+            "complete": not stopped,
+            "input_sentences_estimate": _sentence_estimate(big),
             "file_mb": round(big.stat().st_size / 1e6, 1),
             "documents": docs,
             "sentences": sentences,
@@ -187,6 +202,20 @@ def memory_run(model_dir: str, megabytes: int, backend: str, threads: int) -> di
             "seconds": round(seconds, 1),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         }
+
+
+def _sentence_estimate(path: Path) -> int:
+    """Sentences in the generated file: the corpus sentences of its documents."""
+    per_doc: dict[str, int] = {}
+    for split in SPLITS:
+        with open(ROOT / split, encoding="utf-8") as fh:
+            for line in fh:
+                doc = json.loads(line)["doc_id"]
+                per_doc[doc] = per_doc.get(doc, 0) + 1
+    counts = list(per_doc.values())
+    with path.open("rb") as fh:
+        docs = sum(1 for _ in fh)
+    return sum(counts) * (docs // len(counts)) + sum(counts[: docs % len(counts)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,12 +347,17 @@ def render(result: dict, memory: dict | None) -> str:
         "memory traffic or tokenization.",
     ]
     if memory:
+        done = (
+            f"all {memory['sentences']} sentences"
+            if memory.get("complete", True)
+            else f"stopped after {memory['seconds']:.0f} s, {memory['sentences']} of about "
+            f"{memory['input_sentences_estimate']} sentences labeled"
+        )
         lines += [
             "",
             f"Memory: `claimstance predict --backend {memory['backend']}` on a "
-            f"{memory['file_mb']} MB JSONL file ({memory['documents']} documents, "
-            f"{memory['sentences']} sentences): peak RSS {memory['peak_rss_mb']:.0f} MB, "
-            f"{memory['seconds']:.0f} s.",
+            f"{memory['file_mb']} MB JSONL file ({memory['documents']} documents; {done}): "
+            f"peak RSS {memory['peak_rss_mb']:.0f} MB (`make bench-memory`).",
         ]
     return "\n".join(lines) + "\n"
 
@@ -361,6 +395,9 @@ def main() -> int:
     parser.add_argument("--memory-mb", type=int, default=0, help="also label a file this big")
     parser.add_argument("--memory-backend", default="auto")
     parser.add_argument("--memory-only", action="store_true")
+    parser.add_argument(
+        "--memory-seconds", type=float, default=0, help="stop the memory run after this long"
+    )
     parser.add_argument("--ghz", type=float, default=0, help="core clock (0: cpu MHz of /proc)")
     # AMD Zen 4 (this machine: EPYC, family 25 model 17) runs AVX-512 on two 256-bit pipes:
     # 2 FMA x 8 float32 lanes, and 2 VNNI vpdpbusd x 32 int8 multiply-adds, per cycle.
@@ -378,7 +415,9 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     memory = None
     if args.memory_mb:
-        memory = memory_run(args.model, args.memory_mb, args.memory_backend, args.threads)
+        memory = memory_run(
+            args.model, args.memory_mb, args.memory_backend, args.threads, args.memory_seconds
+        )
         (out / "memory.json").write_text(json.dumps(memory, indent=2) + "\n")
         print(json.dumps(memory))
         if args.memory_only:
