@@ -284,6 +284,9 @@ def _ablations(cfg: CompareConfig, texts: dict, gold: dict) -> list[dict[str, An
             rows.append(row)
             continue
         clf = main if model_dir == cfg.model_dir else load_classifier(model_dir, backend="torch")
+        dev_metrics = Path(model_dir) / "metrics.json"
+        if dev_metrics.is_file():  # written by training: the selection criterion
+            row["dev"] = {"macro_f1": json.loads(dev_metrics.read_text())["macro_f1"]}
         for set_name, t in texts.items():
             probs = clf.predict_proba(t)
             m = _score(gold[set_name], probs, cfg, with_ci=False)
@@ -459,16 +462,18 @@ def render(report: dict[str, Any]) -> str:
             else ""
         )
         + " |",
-        "| --- | --- |" + " --- |" * (len(sets) + (3 if "realnews" in sets else 0)),
+        "| --- | --- | --- |" + " --- |" * (len(sets) + (3 if "realnews" in sets else 0)),
     ]
     for row in report["ablations"]:
         if row.get("status"):
             lines.append(
                 f"| {row['name']} | {row['what']} |"
-                + " not trained |" * (len(sets) + (3 if "realnews" in sets else 0))
+                + " not trained |" * (1 + len(sets) + (3 if "realnews" in sets else 0))
             )
             continue
-        cells = [f"{row[s]['macro_f1']:.3f}" for s in sets]
+        dev = row.get("dev", {}).get("macro_f1")
+        cells = ["-" if dev is None else f"{dev:.3f}"]
+        cells += [f"{row[s]['macro_f1']:.3f}" for s in sets]
         if "realnews" in sets:
             r = row["realnews"]
             cells += [f"{r['f1']['pledge']:.3f}", f"{r['f1']['warning']:.3f}", f"{r['ece']:.3f}"]
