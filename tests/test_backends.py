@@ -119,3 +119,16 @@ def test_predicting_with_onnx_never_imports_torch(onnx_model_dir, fixtures, tmp_
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["0", "False", "False"]
+
+
+def test_int8_keeps_feed_forward_blocks_in_float32_unless_asked(onnx_model_dir, model_copy):
+    from claimstance.export import export, feed_forward_matmuls
+
+    meta = json.loads((onnx_model_dir / "claimstance.json").read_text())["onnx"]
+    n_ffn = len(feed_forward_matmuls(onnx_model_dir / "model.onnx"))
+    assert n_ffn == 4  # 2 layers x (intermediate, output)
+    assert meta["int8_float32_nodes"] == n_ffn
+    info = export(model_copy, quantize_feed_forward=True)
+    assert info["int8_float32_nodes"] == 0
+    smaller = (model_copy / "model.int8.onnx").stat().st_size
+    assert smaller < (onnx_model_dir / "model.int8.onnx").stat().st_size

@@ -180,6 +180,12 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--no-int8", action="store_true", help="only the float32 graph (no quantized copy)"
     )
+    ex.add_argument(
+        "--quantize-feed-forward",
+        action="store_true",
+        help="int8 feed-forward blocks too: about 1.75x faster int8, but about 4%% of labels "
+        "on real news differ from float32 (0.7%% without)",
+    )
 
     rs = sub.add_parser(
         "results",
@@ -309,7 +315,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from claimstance.export import export
 
-    export(args.model, int8=not args.no_int8)
+    export(args.model, int8=not args.no_int8, quantize_feed_forward=args.quantize_feed_forward)
     return 0
 
 

@@ -46,8 +46,13 @@ PROBES = [
 ]
 
 
-def export(model_dir: str | Path, int8: bool = True) -> dict[str, Any]:
+def export(
+    model_dir: str | Path, int8: bool = True, quantize_feed_forward: bool = False
+) -> dict[str, Any]:
     """Export model.onnx (and model.int8.onnx) into `model_dir` and record them in claimstance.json.
+
+    `quantize_feed_forward` also quantizes the feed-forward blocks: faster, less faithful (see
+    _quantize).
 
     Returns:
         What was written: file names, sizes, the checks' results and the seconds taken.
@@ -95,7 +100,12 @@ def export(model_dir: str | Path, int8: bool = True) -> dict[str, Any]:
         staged = [fp32]
         if int8:
             quantized = Path(tmp) / BACKEND_FILES["onnx-int8"]
-            _quantize(fp32, quantized)
+            kept = _quantize(fp32, quantized, feed_forward=quantize_feed_forward)
+            info["int8_float32_nodes"] = len(kept)
+            info["int8_scheme"] = (
+                "quantize_dynamic, per-channel int8 weights, uint8 activations per batch; "
+                + ("every MatMul/Gemm" if quantize_feed_forward else "feed-forward MatMuls float32")
+            )
             run = backends.onnx_runner(quantized)
             agree = float(np.mean(run(input_ids, mask).argmax(1) == reference.argmax(1)))
             info["int8"] = BACKEND_FILES["onnx-int8"]
@@ -146,27 +156,45 @@ def _onnx_export(model: torch.nn.Module, sample: torch.Tensor, dynamic: dict, ou
     )
 
 
-def _quantize(fp32: Path, out: Path) -> None:
+def feed_forward_matmuls(graph: Path) -> list[str]:
+    """The MatMul nodes of the encoder's feed-forward blocks (intermediate and output dense)."""
+    import onnx
+
+    model = onnx.load(str(graph), load_external_data=False)
+    return [
+        node.name
+        for node in model.graph.node
+        if node.op_type == "MatMul"
+        and ("/intermediate/dense/" in node.name or "/output/dense/" in node.name)
+        and "/attention/" not in node.name
+    ]
+
+
+def _quantize(fp32: Path, out: Path, feed_forward: bool = False) -> list[str]:
+    """Per-channel dynamic int8 quantization of the graph's matrix products; returns the nodes
+    kept in float32. By default the feed-forward blocks stay float32: their inputs (GELU
+    outputs, and the wide intermediate activations) have outliers that one int8 scale per
+    batch cannot hold, and quantizing them flips about 4% of labels on real news (1% on the
+    corpus) against 0.7% (0.2%) without them, for 1.75x the speed (`make bench`)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    excluded = [] if feed_forward else feed_forward_matmuls(fp32)
     # The quantizer logs a line per tensor through the root logger: keep only its errors.
     root = logging.getLogger()
     level = root.level
     root.setLevel(max(level, logging.ERROR))
     try:
-        _quantize_dynamic(quantize_dynamic, QuantType, fp32, out)
+        quantize_dynamic(
+            str(fp32),
+            str(out),
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gemm"],
+            nodes_to_exclude=excluded,
+        )
     finally:
         root.setLevel(level)
-
-
-def _quantize_dynamic(quantize_dynamic: Any, quant_type: Any, fp32: Path, out: Path) -> None:
-    quantize_dynamic(
-        str(fp32),
-        str(out),
-        per_channel=True,
-        weight_type=quant_type.QInt8,
-        op_types_to_quantize=["MatMul", "Gemm"],
-    )
+    return excluded
 
 
 def _max_diff(graph: Path, input_ids: np.ndarray, mask: np.ndarray, reference: np.ndarray) -> float:
