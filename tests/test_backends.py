@@ -132,3 +132,11 @@ def test_int8_keeps_feed_forward_blocks_in_float32_unless_asked(onnx_model_dir, 
     assert info["int8_float32_nodes"] == 0
     smaller = (model_copy / "model.int8.onnx").stat().st_size
     assert smaller < (onnx_model_dir / "model.int8.onnx").stat().st_size
+
+
+def test_labels_in_claimstance_json_are_checked_too(model_copy):
+    from claimstance.modeling import write_meta
+
+    write_meta(model_copy, {"labels": ["pledge", "warning"]})
+    with pytest.raises(ModelDirError, match=r"claimstance.json has labels \['pledge', 'warning'\]"):
+        load_classifier(str(model_copy))

@@ -129,6 +129,11 @@ def open_model_dir(model_dir: str | Path) -> ModelDir:
         meta = json.loads((path / META_FILE).read_text())
         config = json.loads((path / "config.json").read_text())
         check_labels(config.get("id2label", {}), where=f"{path}/config.json")
+        if "labels" in meta and list(meta["labels"]) != list(LABELS):
+            raise LabelMismatchError(
+                f"{path}/{META_FILE} has labels {meta['labels']}, expected {list(LABELS)} "
+                "in that order"
+            )
     except json.JSONDecodeError as err:
         raise ModelDirError(f"{path}: unreadable JSON ({err})") from None
     except LabelMismatchError as err:
