@@ -265,6 +265,7 @@ def _ablation_dirs(cfg: CompareConfig) -> list[tuple[str, str, str]]:
         with path.open("rb") as fh:
             values = tomllib.load(fh)
         first = path.read_text().splitlines()[0].lstrip("# ").strip()
+        first = first.removeprefix("Ablation:").strip()
         found.append((path.stem, first, values.get("output_dir", f"model/ablations/{path.stem}")))
     return found
 
@@ -454,7 +455,7 @@ def render(report: dict[str, Any]) -> str:
         "(`make ablations`); a row says 'not trained' until it is. Seed-to-seed spread is the "
         "noise floor: differences smaller than the spread of the seed rows are not evidence.",
         "",
-        "| ablation | what | "
+        "| ablation | what | macro-F1 dev | "
         + " | ".join(f"macro-F1 {s}" for s in sets)
         + (
             " | pledge F1 realnews | warning F1 realnews | ECE realnews"
