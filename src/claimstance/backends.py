@@ -182,6 +182,8 @@ def encode(
     ids = [enc.ids for enc in tokenizer.encode_batch(texts, add_special_tokens=True)]
     truncated = [len(seq) > max_length for seq in ids]
     sep = tokenizer.token_to_id("[SEP]")
+    if sep is None:
+        raise ModelDirError("the tokenizer has no [SEP] token")
     cut = [
         seq[: max_length - 1] + [sep] if t else seq for seq, t in zip(ids, truncated, strict=True)
     ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -176,7 +177,8 @@ class EmbeddingLogReg(_LogRegHead):
         self.base_model = base_model
         self.batch_size = batch_size
         self.progress = progress
-        self._encoder = None
+        self._encoder: Any = None
+        self._tokenizer: Any = None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Mean of the last layer over real tokens, L2-normalised (sentence-transformers' recipe

@@ -137,17 +137,14 @@ def compare(cfg: CompareConfig) -> dict[str, Any]:
 
     classifier = load_classifier(cfg.model_dir, backend=cfg.backend, progress=cfg.progress)
     logits = {name: classifier.logits(t)[0] for name, t in texts.items()}
-    systems[MAIN] = lambda t: softmax(classifier.logits(t)[0] / classifier.temperature)
-
     results: dict[str, dict[str, Any]] = {}
     for system, proba in systems.items():
         logger.info("scoring %s", system)
-        results[system] = {
-            name: _score(
-                gold[name], proba(t) if system != MAIN else _cal(logits[name], classifier), cfg
-            )
-            for name, t in texts.items()
-        }
+        results[system] = {name: _score(gold[name], proba(t), cfg) for name, t in texts.items()}
+    # the model's logits are computed once and serve the scores, calibration and errors alike
+    results[MAIN] = {
+        name: _score(gold[name], _cal(logits[name], classifier), cfg) for name in texts
+    }
 
     calibration = {
         name: {
@@ -192,7 +189,7 @@ def compare(cfg: CompareConfig) -> dict[str, Any]:
             results[MAIN]["realnews"]["pred"],
             _cal(logits["realnews"], classifier),
         )
-    report = {
+    report: dict[str, Any] = {
         "main": MAIN,
         "model_dir": cfg.model_dir,
         "backend": classifier.backend,
@@ -574,7 +571,7 @@ def plot_reliability(
                 if sel.sum():
                     xs.append(conf[sel].mean())
                     ys.append(correct[sel].mean())
-            ece = expected_calibration_error(probs, gold_ids)
+            ece = expected_calibration_error(probs, gold_ids.tolist())
             ax.plot(xs, ys, marker="o", color=color, label=f"{label}: ECE {ece:.3f}")
         ax.set_xlabel("confidence (top label's probability)")
         ax.set_ylabel("accuracy")

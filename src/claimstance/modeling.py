@@ -13,6 +13,7 @@ import importlib.util
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -118,7 +119,7 @@ def freeze(model: PreTrainedModel, layers: int) -> int:
         The number of parameters left trainable.
     """
     if layers > 0:
-        encoder = model.base_model
+        encoder: Any = model.base_model  # BertModel: .embeddings, .encoder.layer
         if layers > len(encoder.encoder.layer):
             raise ValueError(
                 f"freeze_layers {layers} > the model's {len(encoder.encoder.layer)} layers"
