@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from claimstance import backends
+from claimstance import backends, provenance
 from claimstance.backends import ModelDirError
 from claimstance.cli import main
 from claimstance.inference import load_classifier
@@ -30,7 +30,7 @@ def test_export_records_files_and_source_weights(onnx_model_dir):
     meta = json.loads((onnx_model_dir / "claimstance.json").read_text())["onnx"]
     assert (onnx_model_dir / "model.onnx").is_file()
     assert (onnx_model_dir / "model.int8.onnx").is_file()
-    assert meta["source_sha256"] == backends.sha256_file(onnx_model_dir / "model.safetensors")
+    assert meta["source_sha256"] == provenance.sha256_file(onnx_model_dir / "model.safetensors")
     assert meta["fp32_max_logit_diff"] < 1e-3
     assert not list(onnx_model_dir.glob(".export.*"))  # the staging dir is gone
 

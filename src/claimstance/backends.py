@@ -11,7 +11,6 @@ transformers' fast tokenizer wraps, so training and every backend see identical 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from claimstance.labels import LABELS, LabelMismatchError, check_labels
+from claimstance.provenance import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -139,14 +139,6 @@ def open_model_dir(model_dir: str | Path) -> ModelDir:
     except LabelMismatchError as err:
         raise ModelDirError(str(err)) from None
     return ModelDir(path=path, meta=meta)
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------

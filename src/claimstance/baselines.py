@@ -106,38 +106,16 @@ class CueLexicon:
 
 
 class _LogRegHead:
-    """Logistic regression with C chosen on the dev split by macro-F1 (as the model's epoch is)."""
+    """Logistic regression on features from `_features` (fitted by `_fit_features` on the train
+    split), with C chosen on the dev split by macro-F1 (as the model's epoch is)."""
 
     GRID = (0.25, 1.0, 4.0, 16.0)
 
-    def _choose(self, train_x, train_y, dev_x, dev_y):  # type: ignore[no-untyped-def]
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.metrics import f1_score
+    def _fit_features(self, texts: Sequence[str]) -> Any:
+        return self._features(texts)
 
-        best = None
-        for c in self.GRID:
-            clf = LogisticRegression(C=c, max_iter=3000)
-            clf.fit(train_x, train_y)
-            score = f1_score(dev_y, clf.predict(dev_x), average="macro", labels=list(LABELS))
-            logger.debug("%s C=%g dev macro-F1 %.3f", type(self).__name__, c, score)
-            if best is None or score > best[0]:
-                best = (score, c, clf)
-        assert best is not None
-        self.C = best[1]
-        return best[2]
-
-    @staticmethod
-    def _proba(clf, x) -> np.ndarray:  # type: ignore[no-untyped-def]
-        """Columns reordered to LABELS (a label missing from training gets probability 0)."""
-        raw = clf.predict_proba(x)
-        out = np.zeros((raw.shape[0], len(LABELS)))
-        for j, label in enumerate(clf.classes_):
-            out[:, LABELS.index(label)] = raw[:, j]
-        return out
-
-
-class TfidfLogReg(_LogRegHead):
-    name = "TF-IDF + logistic regression"
+    def _features(self, texts: Sequence[str]) -> Any:
+        raise NotImplementedError
 
     def fit(
         self,
@@ -145,7 +123,38 @@ class TfidfLogReg(_LogRegHead):
         labels: Sequence[str],
         dev_texts: Sequence[str],
         dev_labels: Sequence[str],
-    ) -> TfidfLogReg:
+    ) -> _LogRegHead:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import f1_score
+
+        train_x, dev_x = self._fit_features(texts), self._features(dev_texts)
+        best = None
+        for c in self.GRID:
+            clf = LogisticRegression(C=c, max_iter=3000)
+            clf.fit(train_x, list(labels))
+            score = f1_score(
+                list(dev_labels), clf.predict(dev_x), average="macro", labels=list(LABELS)
+            )
+            logger.debug("%s C=%g dev macro-F1 %.3f", type(self).__name__, c, score)
+            if best is None or score > best[0]:
+                best = (score, c, clf)
+        assert best is not None
+        self.C, self.clf = best[1], best[2]
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Columns in LABELS order (a label missing from training gets probability 0)."""
+        raw = self.clf.predict_proba(self._features(texts))
+        out = np.zeros((raw.shape[0], len(LABELS)))
+        for j, label in enumerate(self.clf.classes_):
+            out[:, LABELS.index(label)] = raw[:, j]
+        return out
+
+
+class TfidfLogReg(_LogRegHead):
+    name = "TF-IDF + logistic regression"
+
+    def _fit_features(self, texts: Sequence[str]) -> Any:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import FeatureUnion
 
@@ -160,14 +169,10 @@ class TfidfLogReg(_LogRegHead):
                 ),
             ]
         )
-        train_x = self.features.fit_transform(list(texts))
-        self.clf = self._choose(
-            train_x, list(labels), self.features.transform(list(dev_texts)), list(dev_labels)
-        )
-        return self
+        return self.features.fit_transform(list(texts))
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self._proba(self.clf, self.features.transform(list(texts)))
+    def _features(self, texts: Sequence[str]) -> Any:
+        return self.features.transform(list(texts))
 
 
 class EmbeddingLogReg(_LogRegHead):
@@ -209,15 +214,5 @@ class EmbeddingLogReg(_LogRegHead):
                 out[batch] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
         return out
 
-    def fit(
-        self,
-        texts: Sequence[str],
-        labels: Sequence[str],
-        dev_texts: Sequence[str],
-        dev_labels: Sequence[str],
-    ) -> EmbeddingLogReg:
-        self.clf = self._choose(self.embed(texts), list(labels), self.embed(dev_texts), dev_labels)
-        return self
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self._proba(self.clf, self.embed(texts))
+    def _features(self, texts: Sequence[str]) -> Any:
+        return self.embed(texts)

@@ -84,7 +84,7 @@ def export(
     info: dict[str, Any] = {
         "fp32": BACKEND_FILES["onnx"],
         "opset": OPSET,
-        "source_sha256": backends.sha256_file(path / WEIGHTS_FILE),
+        "source_sha256": provenance.sha256_file(path / WEIGHTS_FILE),
         "versions": provenance.versions(),
     }
     with tempfile.TemporaryDirectory(prefix=".export.", dir=path) as tmp:
