@@ -368,7 +368,9 @@ def render(result: dict, memory: dict | None) -> str:
     ]
     if memory:
         done = (
-            f"all {memory['sentences']} sentences"
+            f"all {memory['sentences']} sentences in {memory['seconds']:.0f} s, "
+            f"{memory['sentences'] / memory['seconds']:.0f} sentences/s end to end: reading, "
+            "splitting, labeling and writing"
             if memory.get("complete", True)
             else f"stopped after {memory['seconds']:.0f} s, {memory['sentences']} of about "
             f"{memory['input_sentences_estimate']} sentences labeled"
