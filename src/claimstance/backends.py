@@ -50,6 +50,7 @@ class ModelDir:
 
     path: Path
     meta: dict[str, Any] = field(default_factory=dict)
+    labels: tuple[str, ...] = LABELS  # from config.json's id2label, checked against LABELS
 
     @property
     def max_length(self) -> int:
@@ -138,7 +139,8 @@ def open_model_dir(model_dir: str | Path) -> ModelDir:
         raise ModelDirError(f"{path}: unreadable JSON ({err})") from None
     except LabelMismatchError as err:
         raise ModelDirError(str(err)) from None
-    return ModelDir(path=path, meta=meta)
+    id2label = {int(k): v for k, v in config["id2label"].items()}
+    return ModelDir(path=path, meta=meta, labels=tuple(id2label[i] for i in range(len(LABELS))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,12 +267,6 @@ def make_runner(model: ModelDir, backend: str, threads: int = 0) -> Runner:
     if backend == "torch":
         return torch_runner(model.path, threads)
     return onnx_runner(model.path / BACKEND_FILES[backend], threads)
-
-
-def labels_of(model: ModelDir) -> tuple[str, ...]:
-    config = json.loads((model.path / "config.json").read_text())
-    id2label = {int(k): v for k, v in config["id2label"].items()}
-    return tuple(id2label[i] for i in range(len(LABELS)))
 
 
 def write_meta(out_dir: str | Path, updates: dict[str, Any]) -> None:

@@ -52,7 +52,7 @@ class Classifier:
         self.progress = progress
         self.tokenizer = backends.load_tokenizer(model.path)
         self.pad_id = backends.pad_id(self.tokenizer)
-        self.labels: tuple[str, ...] = backends.labels_of(model)
+        self.labels: tuple[str, ...] = model.labels
         self.max_length = model.max_length
         self.temperature = model.temperature
         self.name = str(model.path)

@@ -86,14 +86,9 @@ def encode(
 
 
 def collate(batch: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad a batch of id lists to its longest member: input_ids and attention_mask tensors."""
-    width = max((len(seq) for seq in batch), default=0)
-    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for row, seq in enumerate(batch):
-        input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return {"input_ids": input_ids, "attention_mask": mask}
+    """backends.pad_batch as torch tensors: input_ids and attention_mask."""
+    input_ids, mask = backends.pad_batch(batch, pad_id)
+    return {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
 
 
 def build_model(base_model: str, seed: int) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
