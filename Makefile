@@ -12,6 +12,9 @@ OUT     ?= -
 SPLIT   ?= test
 REALNEWS ?= ../shared/realnews/dev.jsonl
 MEMORY_SECONDS ?= 0
+# exit 0 when the model dir's train_config.json records the sha256 of today's train file
+export CURRENT := import hashlib, json, sys; t = json.load(open(sys.argv[1]))["data"]["train"]; \
+  sys.exit(t["sha256"] != hashlib.sha256(open(t["path"], "rb").read()).hexdigest())
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -46,10 +49,11 @@ eval: install ## model reports on SPLIT and real news, then the comparison with 
 	  --report-dir eval/reports/$(notdir $(MODEL))/realnews-dev; fi
 	$(BIN)/claimstance compare --model $(MODEL) --realnews $(REALNEWS) --out-dir eval/reports/comparison
 
-ablations: install ## train every model of train/configs/ablations/ that is missing (about 7 min each)
+ablations: install ## train every ablation model that is missing or trained on an older corpus (about 8 min each)
 	@for c in train/configs/ablations/*.toml; do \
 	  out=$$(sed -n 's/^output_dir *= *"\(.*\)"/\1/p' $$c); \
-	  if [ -f "$$out/model.safetensors" ]; then echo "$$out: present"; \
+	  if [ -f "$$out/model.safetensors" ] && $(BIN)/python -c "$$CURRENT" "$$out/train_config.json"; \
+	  then echo "$$out: present, trained on the current corpus"; \
 	  else $(BIN)/claimstance train --config $$c || exit 1; fi; done
 
 results: install ## print the README's results rows from the committed reports of MODEL

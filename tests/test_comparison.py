@@ -4,6 +4,7 @@ of committed files, ablations that are absent said to be absent."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -82,6 +83,19 @@ def test_compare_writes_the_report_and_keeps_real_news_texts_out(
     ablations.mkdir()
     (ablations / "seed-9.toml").write_text(f'# another seed\noutput_dir = "{tiny_model_dir}"\n')
     (ablations / "bigger.toml").write_text('# never trained\noutput_dir = "/no/such/model"\n')
+    old = tmp_path / "old-seed"
+    shutil.copytree(tiny_model_dir, old)
+    (old / "train_config.json").write_text(
+        json.dumps({"data": {"train": {"rows": 1234, "sha256": "0" * 64}}})
+    )
+    (ablations / "seed-8.toml").write_text(f'# an older corpus\noutput_dir = "{old}"\n')
+    probes = tmp_path / "probes.jsonl"
+    probes.write_text(
+        "".join(
+            json.dumps({"text": t, "label": lab, "rule": "r"}) + "\n"
+            for t, lab in [("Police arrested two men.", "none"), ("She vowed to win.", "pledge")]
+        )
+    )
     out = tmp_path / "report"
     report = compare(
         CompareConfig(
@@ -90,6 +104,7 @@ def test_compare_writes_the_report_and_keeps_real_news_texts_out(
             dev_file=str(tmp_path / "dev.jsonl"),
             test_file=str(tmp_path / "test.jsonl"),
             realnews_file=str(tmp_path / "realnews.jsonl"),
+            probes_file=str(probes),
             out_dir=str(out),
             ablations=str(ablations),
             base_model=str(tiny_base_dir),
@@ -115,7 +130,9 @@ def test_compare_writes_the_report_and_keeps_real_news_texts_out(
         assert lo <= hi
     by_name = {row["name"]: row for row in report["ablations"]}
     assert by_name["bigger"]["status"] == "not trained"
-    assert "ensemble-2-seeds" in by_name  # base + seed-9
+    assert "ensemble-2-seeds" in by_name  # base + seed-9; seed-8 saw another train file
+    assert by_name["seed-8"]["stale"] and not by_name["seed-9"]["stale"]
+    assert "earlier corpus (1,234 train sentences)" in (out / "report.md").read_text()
     assert set(report["targets"]) == {
         "macro_f1",
         "margin_over_best_baseline",
@@ -123,6 +140,11 @@ def test_compare_writes_the_report_and_keeps_real_news_texts_out(
         "warning_f1",
         "ece",
     }
+    probed = report["guideline_examples"]
+    assert probed["n"] == 2 and set(probed["correct"]) == set(report["systems"])
+    assert probed["correct"]["claimstance"] == 2 - len(probed["misses"])
+    assert all(m["pred"] != m["label"] for m in probed["misses"])
+    assert "## The guidelines' own examples" in (out / "report.md").read_text()
     committed = (out / "report.md").read_text() + (out / "metrics.json").read_text()
     assert secret not in committed
     assert "realnews.jsonl:1" in committed or "realnews.jsonl:" in committed

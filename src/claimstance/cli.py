@@ -165,6 +165,11 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--dev-file", default="data/corpus/dev.jsonl", help="selects their setting")
     cp.add_argument("--test-file", default="data/corpus/test.jsonl")
     cp.add_argument("--realnews", default="../shared/realnews/dev.jsonl", help="skipped if absent")
+    cp.add_argument(
+        "--probes",
+        default="eval/probes/guidelines.jsonl",
+        help="the guidelines' example sentences, scored per system (skipped if absent)",
+    )
     cp.add_argument("--ablations", default="train/configs/ablations", help="ablation configs")
     cp.add_argument("--out-dir", default="eval/reports/comparison")
     cp.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
@@ -302,6 +307,7 @@ def _compare(args: argparse.Namespace) -> int:
             dev_file=args.dev_file,
             test_file=args.test_file,
             realnews_file=args.realnews,
+            probes_file=args.probes,
             out_dir=args.out_dir,
             ablations=args.ablations,
             bootstrap=args.bootstrap,

@@ -44,6 +44,9 @@ class CompareConfig:
     dev_file: str = "data/corpus/dev.jsonl"
     test_file: str = "data/corpus/test.jsonl"
     realnews_file: str | None = "../shared/realnews/dev.jsonl"
+    # The example sentences of the label guidelines, each with the rule it shows: plain, short
+    # sentences that a model fitted to long corpus sentences gets wrong (scored, not trained on).
+    probes_file: str | None = "eval/probes/guidelines.jsonl"
     out_dir: str = "eval/reports/comparison"
     ablations: str = "train/configs/ablations"
     base_model: str = BASE_MODEL
@@ -174,6 +177,7 @@ def compare(cfg: CompareConfig) -> dict[str, Any]:
             ),
         }
     ablations = _ablations(cfg, texts, gold)
+    probes = _probes(cfg, systems, classifier)
     errors = {
         name: _confident_errors(
             sets[name], _cal(logits[name], classifier), with_text=name != "realnews"
@@ -205,6 +209,7 @@ def compare(cfg: CompareConfig) -> dict[str, Any]:
         "calibration": calibration,
         "gap_over_best_baseline": gaps,
         "ablations": ablations,
+        "guideline_examples": probes,
         "errors": errors,
         "targets": _targets(results, gaps, calibration),
         "provenance": {
@@ -226,6 +231,27 @@ def compare(cfg: CompareConfig) -> dict[str, Any]:
     (out / "report.md").write_text(render(report))
     logger.info("comparison report in %s", out)
     return report
+
+
+def _probes(cfg: CompareConfig, systems: dict, classifier: Any) -> dict[str, Any] | None:
+    """Every system on the guidelines' own example sentences: how many right, and the model's
+    misses with the rule each example shows."""
+    if not cfg.probes_file or not Path(cfg.probes_file).is_file():
+        return None
+    rows = [json.loads(line) for line in Path(cfg.probes_file).read_text().splitlines() if line]
+    texts, gold = [r["text"] for r in rows], [r["label"] for r in rows]
+    correct = {}
+    for system, proba in systems.items():
+        pred = [LABELS[i] for i in proba(texts).argmax(1)]
+        correct[system] = sum(p == g for p, g in zip(pred, gold, strict=True))
+    probs = _cal(classifier.logits(texts)[0], classifier)
+    misses = []
+    for r, row in zip(rows, probs, strict=True):
+        label = LABELS[int(row.argmax())]
+        if label != r["label"]:
+            misses.append(r | {"pred": label, "confidence": round(float(row.max()), 3)})
+    correct[MAIN] = len(rows) - len(misses)
+    return {"file": cfg.probes_file, "n": len(rows), "correct": correct, "misses": misses}
 
 
 def _cal(logits: np.ndarray, classifier: Any) -> np.ndarray:
@@ -271,6 +297,7 @@ def _ablations(cfg: CompareConfig, texts: dict, gold: dict) -> list[dict[str, An
     from claimstance.inference import load_classifier
 
     rows = []
+    current = provenance.sha256_file(cfg.train_file)
     seed_probs: dict[str, list[np.ndarray]] = {name: [] for name in texts}
     main = load_classifier(cfg.model_dir, backend="torch" if cfg.backend == "auto" else cfg.backend)
     entries = [("base", "the default model (train/configs/base.toml)", cfg.model_dir)]
@@ -282,6 +309,7 @@ def _ablations(cfg: CompareConfig, texts: dict, gold: dict) -> list[dict[str, An
             rows.append(row)
             continue
         clf = main if model_dir == cfg.model_dir else load_classifier(model_dir, backend="torch")
+        row |= _trained_on(model_dir, current)
         dev_metrics = Path(model_dir) / "metrics.json"
         if dev_metrics.is_file():  # written by training: the selection criterion
             row["dev"] = {"macro_f1": json.loads(dev_metrics.read_text())["macro_f1"]}
@@ -293,7 +321,7 @@ def _ablations(cfg: CompareConfig, texts: dict, gold: dict) -> list[dict[str, An
                 "ece": m["ece"],
                 "f1": {label: m["per_label"][label]["f1"] for label in LABELS},
             }
-            if name == "base" or name.startswith("seed-"):
+            if (name == "base" or name.startswith("seed-")) and not row["stale"]:
                 seed_probs[set_name].append(probs)
         rows.append(row)
     members = len(seed_probs["test"])
@@ -313,6 +341,16 @@ def _ablations(cfg: CompareConfig, texts: dict, gold: dict) -> list[dict[str, An
             }
         rows.append(row)
     return rows
+
+
+def _trained_on(model_dir: str, current_sha: str) -> dict[str, Any]:
+    """How many training sentences a model dir saw, and whether they were another train file than
+    the current one (an ablation left from an earlier corpus: `make ablations` retrains it)."""
+    path = Path(model_dir) / "train_config.json"
+    if not path.is_file():
+        return {"train_rows": None, "stale": False}
+    train = json.loads(path.read_text()).get("data", {}).get("train", {})
+    return {"train_rows": train.get("rows"), "stale": train.get("sha256") != current_sha}
 
 
 def _confident_errors(
@@ -450,7 +488,9 @@ def render(report: dict[str, Any]) -> str:
         "",
         "Each row is a model dir trained from `train/configs/ablations/<name>.toml` "
         "(`make ablations`); a row says 'not trained' until it is. Seed-to-seed spread is the "
-        "noise floor: differences smaller than the spread of the seed rows are not evidence.",
+        "noise floor: differences smaller than the spread of the seed rows are not evidence. "
+        "A row trained on another train file than the current one says so; the ensemble "
+        "leaves such seed runs out.",
         "",
         "| ablation | what | macro-F1 dev | "
         + " | ".join(f"macro-F1 {s}" for s in sets)
@@ -475,7 +515,37 @@ def render(report: dict[str, Any]) -> str:
         if "realnews" in sets:
             r = row["realnews"]
             cells += [f"{r['f1']['pledge']:.3f}", f"{r['f1']['warning']:.3f}", f"{r['ece']:.3f}"]
-        lines.append(f"| {row['name']} | {row['what']} | " + " | ".join(cells) + " |")
+        what = row["what"]
+        if row.get("stale"):
+            what += f" **Trained on an earlier corpus ({row['train_rows']:,} train sentences).**"
+        lines.append(f"| {row['name']} | {what} | " + " | ".join(cells) + " |")
+    probes = report.get("guideline_examples")
+    if probes:
+        lines += [
+            "",
+            "## The guidelines' own examples",
+            "",
+            f"The {probes['n']} example sentences of the label guidelines (`{probes['file']}`), "
+            "short and plain, each with the rule it shows: right answers per system.",
+            "",
+            "| system | right | share |",
+            "| --- | --- | --- |",
+        ]
+        for system, k in probes["correct"].items():
+            lines.append(f"| {system} | {k} / {probes['n']} | {k / probes['n']:.0%} |")
+        if probes["misses"]:
+            lines += [
+                "",
+                "claimstance's misses:",
+                "",
+                "| sentence | gold | predicted | confidence | rule |",
+                "| --- | --- | --- | --- | --- |",
+            ]
+            for m in probes["misses"]:
+                text = m["text"].replace("|", "\\|")
+                lines.append(
+                    f"| {text} | {m['label']} | {m['pred']} | {m['confidence']:.2f} | {m['rule']} |"
+                )
     lines += [
         "",
         "## Confusion matrix of claimstance",

@@ -50,7 +50,9 @@ class Requirements:
     min_sentences: int = 8000
     min_per_label: int = 50
     min_none_share: float = 0.35
-    min_other_share: float = 0.10
+    # Pledges and warnings are rare in running news; 8% keeps enough of each to learn from
+    # without the corpus's prior drifting further from the news than it already is.
+    min_other_share: float = 0.08
     min_domains: int = 14
     article_sentences: tuple[int, int] = (6, 20)  # newswire articles, not loose sentences
 
