@@ -18,7 +18,7 @@ export CURRENT := import hashlib, json, sys; t = json.load(open(sys.argv[1]))["d
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install run train predict eval results corpus data-report test test-slow lint format typecheck clean bench bench-memory ablations
+.PHONY: help install run train predict eval ensemble results corpus data-report test test-slow lint format typecheck clean bench bench-memory ablations
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,16 @@ ablations: install ## train every ablation model that is missing or trained on a
 	  if [ -f "$$out/model.safetensors" ] && $(BIN)/python -c "$$CURRENT" "$$out/train_config.json"; \
 	  then echo "$$out: present, trained on the current corpus"; \
 	  else $(BIN)/claimstance train --config $$c || exit 1; fi; done
+
+ENSEMBLE ?= model/claimstance-ensemble
+ensemble: install ## the default model and its two seed runs as one ensemble (more accurate, a third of the speed)
+	@test -f $(MODEL)/model.safetensors || $(MAKE) train
+	@for c in seed-2 seed-3; do \
+	  out=$$(sed -n 's/^output_dir *= *"\(.*\)"/\1/p' train/configs/ablations/$$c.toml); \
+	  if [ -f "$$out/model.safetensors" ] && $(BIN)/python -c "$$CURRENT" "$$out/train_config.json"; \
+	  then [ -f "$$out/model.int8.onnx" ] || $(BIN)/claimstance export --model $$out; \
+	  else $(BIN)/claimstance train --config train/configs/ablations/$$c.toml || exit 1; fi; done
+	$(BIN)/claimstance ensemble $(MODEL) model/ablations/seed-2 model/ablations/seed-3 --output $(ENSEMBLE)
 
 results: install ## print the README's results rows from the committed reports of MODEL
 	$(BIN)/claimstance results --model $(MODEL)

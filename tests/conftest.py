@@ -82,6 +82,18 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_model_dir_2(tmp_path_factory) -> Path:
+    """A second tiny model dir: other random weights and temperature 2 (an ensemble member)."""
+    from claimstance import modeling
+
+    tokenizer = build_tiny_tokenizer()
+    out = tmp_path_factory.mktemp("models2") / "tiny-seed-1"
+    modeling.save(build_tiny_model(len(tokenizer), seed=1), tokenizer, out, max_length=32)
+    modeling.write_meta(out, {"temperature": 2.0})
+    return out
+
+
 @pytest.fixture
 def model_copy(tiny_model_dir, tmp_path) -> Path:
     """A fresh copy of the tiny model dir for tests that change it."""

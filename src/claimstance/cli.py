@@ -192,6 +192,19 @@ def _parser() -> argparse.ArgumentParser:
         "on real news differ from float32 (0.7%% without)",
     )
 
+    en = sub.add_parser(
+        "ensemble",
+        parents=[verbosity],
+        formatter_class=fmt,
+        help="write an ensemble dir over trained model dirs (seed runs; make ensemble does this)",
+    )
+    en.add_argument("members", nargs="+", help="two or more trained model dirs")
+    en.add_argument("--output", default="model/claimstance-ensemble", help="the ensemble dir")
+    en.add_argument(
+        "--dev-file", default="data/corpus/dev.jsonl", help="fits the ensemble's temperature"
+    )
+    en.add_argument("--backend", choices=BACKENDS, default="auto", help="as for predict")
+
     rs = sub.add_parser(
         "results",
         parents=[verbosity],
@@ -325,6 +338,15 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ensemble(args: argparse.Namespace) -> int:
+    from claimstance.ensemble import write_ensemble
+
+    write_ensemble(
+        args.members, args.output, args.dev_file, backend=args.backend, progress=_progress(args)
+    )
+    return 0
+
+
 def _results(args: argparse.Namespace) -> int:
     from claimstance.comparison import results_table
     from claimstance.evaluation import SUMMARY_HEADER, summary_row
@@ -390,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "predict": _predict,
         "evaluate": _evaluate,
         "export": _export,
+        "ensemble": _ensemble,
         "compare": _compare,
         "results": _results,
         "build-corpus": _build_corpus,

@@ -92,6 +92,27 @@ class Classifier:
         return preds
 
 
+class EnsembleClassifier(Classifier):
+    """A Classifier over an ensemble dir (ensemble.py): its `logits` are the log of the mean of
+    the members' calibrated probabilities, and its temperature is the ensemble's own."""
+
+    def __init__(self, path: str, members: list[Classifier], temperature: float, batch_size: int):
+        self.members = members
+        self.labels = members[0].labels
+        self.backend = members[0].backend
+        self.batch_size = batch_size
+        self.progress = members[0].progress
+        self.max_length = min(m.max_length for m in members)
+        self.temperature = temperature
+        self.name = path
+
+    def logits(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
+        from claimstance.ensemble import mean_probabilities
+
+        probs, truncated = mean_probabilities(self.members, texts)
+        return np.log(np.clip(probs, 1e-12, 1.0)).astype(np.float32), truncated
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
@@ -117,6 +138,23 @@ def load_classifier(
     Raises:
         ModelDirError: the dir is missing, incomplete, for other labels, or lacks the backend.
     """
+    from claimstance.ensemble import is_ensemble_dir, read_members
+
+    if is_ensemble_dir(model_dir):
+        paths, meta = read_members(model_dir)
+        if backend == "auto":  # the fastest backend every member has
+            common = set.intersection(*(set(backends.open_model_dir(p).available()) for p in paths))
+            backend = next(b for b in backends.FASTEST_FIRST if b in common)
+        members = [load_classifier(str(p), batch_size, progress, threads, backend) for p in paths]
+        if len({m.backend for m in members}) > 1:
+            raise backends.ModelDirError(
+                f"{model_dir}: members run on different backends "
+                f"({sorted({m.backend for m in members})}); pass --backend or export them all"
+            )
+        logger.debug("%s: ensemble of %d, backend %s", model_dir, len(members), members[0].backend)
+        return EnsembleClassifier(
+            str(model_dir), members, float(meta.get("temperature", 1.0)), batch_size
+        )
     model = backends.open_model_dir(model_dir)
     chosen = model.resolve(backend)
     logger.debug("%s: backend %s", model_dir, chosen)

@@ -40,6 +40,7 @@ from claimstance.data import (
     output_format,
     read_documents,
 )
+from claimstance.ensemble import is_ensemble_dir, read_members
 
 if TYPE_CHECKING:  # torch is imported only when a run starts: `--help` stays fast
     from claimstance.inference import Classifier, LabelStats
@@ -239,8 +240,17 @@ def _fingerprint(opts: PredictOptions, fmt: str, exclude: list[str]) -> dict[str
         else:
             files[os.path.abspath(path)] = problem
     model = Path(opts.model_dir)
+    dirs = [model]
+    if is_ensemble_dir(model):  # an ensemble changes when any member does
+        dirs += read_members(model)[0]
     model_files = {
-        p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in model.iterdir() if p.is_file()
+        str(p.relative_to(model)) if d == model else str(p): [
+            p.stat().st_size,
+            p.stat().st_mtime_ns,
+        ]
+        for d in dirs
+        for p in d.iterdir()
+        if p.is_file()
     }
     return {
         "inputs": files,
