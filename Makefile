@@ -7,6 +7,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 CONFIG  ?= train/configs/base.toml
 MODEL   ?= model/claimstance-minilm
+ENSEMBLE ?= model/claimstance-ensemble
 IN      ?= data/samples/article.txt
 OUT     ?= -
 SPLIT   ?= test
@@ -43,11 +44,15 @@ train: install ## train the default model (CONFIG=train/configs/base.toml)
 predict: install ## label IN (file, dir or -) into OUT (.jsonl/.csv, - for stdout)
 	$(BIN)/claimstance predict $(IN) -o $(OUT) --model $(MODEL)
 
-eval: install ## model reports on SPLIT and real news, then the comparison with baselines and ablations
+eval: install ## model reports on SPLIT and real news, the comparison with baselines and ablations, and the ensemble's reports if built
 	$(BIN)/claimstance evaluate data/corpus/$(SPLIT).jsonl --model $(MODEL)
 	@if [ -f $(REALNEWS) ]; then $(BIN)/claimstance evaluate $(REALNEWS) --model $(MODEL) \
 	  --report-dir eval/reports/$(notdir $(MODEL))/realnews-dev; fi
 	$(BIN)/claimstance compare --model $(MODEL) --realnews $(REALNEWS) --out-dir eval/reports/comparison
+	@if [ -f $(ENSEMBLE)/claimstance.json ]; then \
+	  $(BIN)/claimstance evaluate data/corpus/$(SPLIT).jsonl --model $(ENSEMBLE) && \
+	  if [ -f $(REALNEWS) ]; then $(BIN)/claimstance evaluate $(REALNEWS) --model $(ENSEMBLE) \
+	    --report-dir eval/reports/$(notdir $(ENSEMBLE))/realnews-dev; fi; fi
 
 ablations: install ## train every ablation model that is missing or trained on an older corpus (about 8 min each)
 	@for c in train/configs/ablations/*.toml; do \
@@ -56,13 +61,13 @@ ablations: install ## train every ablation model that is missing or trained on a
 	  then echo "$$out: present, trained on the current corpus"; \
 	  else $(BIN)/claimstance train --config $$c || exit 1; fi; done
 
-ENSEMBLE ?= model/claimstance-ensemble
 ensemble: install ## the default model and its two seed runs as one ensemble (more accurate, a third of the speed)
 	@test -f $(MODEL)/model.safetensors || $(MAKE) train
+	@test -f $(MODEL)/model.int8.onnx || $(BIN)/claimstance export --model $(MODEL)
 	@for c in seed-2 seed-3; do \
 	  out=$$(sed -n 's/^output_dir *= *"\(.*\)"/\1/p' train/configs/ablations/$$c.toml); \
 	  if [ -f "$$out/model.safetensors" ] && $(BIN)/python -c "$$CURRENT" "$$out/train_config.json"; \
-	  then [ -f "$$out/model.int8.onnx" ] || $(BIN)/claimstance export --model $$out; \
+	  then [ -f "$$out/model.int8.onnx" ] || $(BIN)/claimstance export --model $$out || exit 1; \
 	  else $(BIN)/claimstance train --config train/configs/ablations/$$c.toml || exit 1; fi; done
 	$(BIN)/claimstance ensemble $(MODEL) model/ablations/seed-2 model/ablations/seed-3 --output $(ENSEMBLE)
 

@@ -26,8 +26,7 @@ def members(tiny_model_dir, tiny_model_dir_2) -> list[Path]:
 def ensemble_dir(members, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ens") / "ensemble"
     dev = Path(__file__).parent / "fixtures" / "labeled_small.jsonl"
-    metrics = write_ensemble(members, out, str(dev), backend="torch")
-    assert metrics["temperature"] > 0 and 0 <= metrics["macro_f1"] <= 1
+    write_ensemble(members, out, str(dev), backend="torch")
     return out
 
 
@@ -43,6 +42,20 @@ def test_ensemble_is_the_mean_of_its_members_calibrated_probabilities(members, e
     expected = softmax(np.log(mean) / meta["temperature"])
     got = clf.predict_proba(TEXTS)
     np.testing.assert_allclose(got, expected, atol=1e-5)
+    # the temperature is the one that fits the dev split's mean probabilities
+    from claimstance.data import load_labeled
+    from claimstance.training import fit_temperature
+
+    dev = load_labeled(Path(__file__).parent / "fixtures" / "labeled_small.jsonl")
+    dev_mean = np.mean([s.predict_proba([ex.text for ex in dev]) for s in singles], axis=0)
+    gold = [LABELS.index(ex.label) for ex in dev]
+
+    def nll(t: float) -> float:
+        p = softmax(np.log(dev_mean) / t)
+        return float(-np.mean(np.log(p[np.arange(len(gold)), gold])))
+
+    grid = [0.25, 0.5, 1.0, 2.0, 4.0, fit_temperature(np.log(dev_mean), gold)]
+    assert nll(meta["temperature"]) <= min(nll(t) for t in grid) + 1e-4
     preds = clf.predict(TEXTS)
     assert [p.label for p in preds] == [LABELS[i] for i in expected.argmax(1)]
     assert all(abs(sum(p.scores.values()) - 1) < 1e-5 for p in preds)
@@ -89,3 +102,29 @@ def test_predict_and_evaluate_take_an_ensemble(ensemble_dir, fixtures, tmp_path,
     opts = PredictOptions(inputs=[str(fixtures / "article.txt")], model_dir=str(ensemble_dir))
     files = _fingerprint(opts, "jsonl", [])["model"]["files"]
     assert "claimstance.json" in files and any(k.endswith("model.safetensors") for k in files)
+
+
+def test_truncation_is_flagged_when_any_member_truncates(ensemble_dir):
+    clf = load_classifier(str(ensemble_dir))
+    long = " ".join(["the ministry said the bridge would reopen"] * 10)
+    preds = clf.predict([long, "Rain fell."])
+    assert preds[0].truncated and not preds[1].truncated
+
+
+def test_ensemble_cli_errors_are_one_line(members, tmp_path, capsys):
+    from claimstance.cli import main
+
+    dev = str(Path(__file__).parent / "fixtures" / "labeled_small.jsonl")
+    assert main(["ensemble", str(members[0]), "--output", str(tmp_path / "e"), "-q"]) == 1
+    assert "error: an ensemble needs at least 2 members" in capsys.readouterr().err
+    # writing over a trained model dir is refused: it would replace its claimstance.json
+    args = [str(m) for m in members] + ["--output", str(members[0]), "--dev-file", dev]
+    assert main(["ensemble", *args, "-q"]) == 1
+    assert "is a model dir; write the ensemble to a dir of its own" in capsys.readouterr().err
+    # members without a backend in common
+    bare = tmp_path / "bare"
+    shutil.copytree(members[1], bare)
+    (bare / "model.safetensors").unlink()
+    assert main(["ensemble", str(members[0]), str(bare), "--output", str(tmp_path / "f"),
+                 "--dev-file", dev, "-q"]) == 1  # fmt: skip
+    assert "no backend common to all members" in capsys.readouterr().err

@@ -16,8 +16,17 @@ REPORTS = {
 }
 
 
+REPORTS |= {
+    "ensemble, corpus test split": ROOT / "eval/reports/claimstance-ensemble/test/metrics.json",
+    "ensemble, real news dev set": ROOT
+    / "eval/reports/claimstance-ensemble/realnews-dev/metrics.json",
+}
+
+
 @pytest.mark.parametrize("name", list(REPORTS))
 def test_readme_results_match_metrics(name):
+    if name.startswith("ensemble") and not REPORTS[name].is_file():
+        pytest.skip("no ensemble report committed")
     metrics = json.loads(REPORTS[name].read_text())
     assert summary_row(metrics, name) in (ROOT / "README.md").read_text()
 

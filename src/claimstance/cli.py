@@ -214,6 +214,11 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument(
         "--model", default=DEFAULT_MODEL_DIR, help="model dir (its name picks eval/reports/<name>/)"
     )
+    rs.add_argument(
+        "--ensemble",
+        default="model/claimstance-ensemble",
+        help="ensemble dir whose reports get rows too, when make eval wrote them",
+    )
     rs.add_argument("--reports", default="eval/reports", help="folder of reports")
 
     bc = sub.add_parser(
@@ -352,10 +357,14 @@ def _results(args: argparse.Namespace) -> int:
     from claimstance.evaluation import SUMMARY_HEADER, summary_row
 
     folder = Path(args.reports) / Path(args.model).name
+    ensemble = Path(args.reports) / Path(args.ensemble).name
     found = {
         "corpus test split": folder / "test" / "metrics.json",
         "real news dev set": folder / "realnews-dev" / "metrics.json",
     }
+    if ensemble != folder:
+        found["ensemble, corpus test split"] = ensemble / "test" / "metrics.json"
+        found["ensemble, real news dev set"] = ensemble / "realnews-dev" / "metrics.json"
     present = {name: path for name, path in found.items() if path.is_file()}
     comparison = Path(args.reports) / "comparison" / "metrics.json"
     bench = Path(args.reports) / "bench" / "bench.md"

@@ -27,6 +27,7 @@ import numpy as np
 from claimstance import provenance
 from claimstance.config import BASE_MODEL, DEFAULT_MODEL_DIR
 from claimstance.data import LabeledExample, load_labeled
+from claimstance.ensemble import is_ensemble_dir
 from claimstance.evaluation import compute_metrics, expected_calibration_error
 from claimstance.labels import LABELS
 
@@ -304,7 +305,7 @@ def _ablations(cfg: CompareConfig, texts: dict, gold: dict) -> list[dict[str, An
     entries += _ablation_dirs(cfg)
     for name, what, model_dir in entries:
         row: dict[str, Any] = {"name": name, "what": what, "model_dir": model_dir}
-        if not (Path(model_dir) / "config.json").is_file():
+        if not (Path(model_dir) / "config.json").is_file() and not is_ensemble_dir(model_dir):
             row["status"] = "not trained"
             rows.append(row)
             continue

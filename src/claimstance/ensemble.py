@@ -51,7 +51,12 @@ def read_members(model_dir: str | Path) -> tuple[list[Path], dict[str, Any]]:
         raise ModelDirError(
             f"{path}/{META_FILE} has labels {meta['labels']}, expected {list(LABELS)}"
         )
-    names = meta[ENSEMBLE_KEY].get("members", [])
+    spec = meta[ENSEMBLE_KEY]
+    names = spec.get("members") if isinstance(spec, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ModelDirError(
+            f"{path}/{META_FILE}: 'ensemble' must be an object with 'members', a list of paths"
+        )
     if len(names) < 2:
         raise ModelDirError(f"{path}: an ensemble needs at least 2 members, found {len(names)}")
     members = [path / name for name in names]
@@ -62,6 +67,23 @@ def read_members(model_dir: str | Path) -> tuple[list[Path], dict[str, Any]]:
                 "the ensemble with `claimstance ensemble`"
             )
     return members, meta
+
+
+def common_backend(members: Sequence[str | Path], backend: str) -> str:
+    """The backend every member runs: `backend` itself, or for 'auto' the fastest they share.
+
+    Raises:
+        ModelDirError: a member is broken, or no backend is common to all of them.
+    """
+    if backend != "auto":
+        return backend
+    dirs = [backends.open_model_dir(m) for m in members]
+    common = set.intersection(*(set(d.available()) for d in dirs))
+    for name in backends.FASTEST_FIRST:
+        if name in common:
+            return name
+    have = {str(d.path): d.available() for d in dirs}
+    raise ModelDirError(f"no backend common to all members ({have}); export them all or retrain")
 
 
 def mean_probabilities(
@@ -107,8 +129,9 @@ def write_ensemble(
     if len(members) < 2:
         raise ModelDirError(f"an ensemble needs at least 2 members, got {len(members)}")
     out = Path(output)
-    for member in members:
-        backends.open_model_dir(member)  # a clear error before any work
+    if (out / "config.json").is_file():
+        raise ModelDirError(f"{out} is a model dir; write the ensemble to a dir of its own")
+    backend = common_backend(members, backend)  # as load_classifier will choose it
     dev = load_labeled(dev_file)
     classifiers = [load_classifier(str(m), backend=backend, progress=progress) for m in members]
     probs, _ = mean_probabilities(classifiers, [ex.text for ex in dev])

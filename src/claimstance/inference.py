@@ -138,20 +138,13 @@ def load_classifier(
     Raises:
         ModelDirError: the dir is missing, incomplete, for other labels, or lacks the backend.
     """
-    from claimstance.ensemble import is_ensemble_dir, read_members
+    from claimstance.ensemble import common_backend, is_ensemble_dir, read_members
 
     if is_ensemble_dir(model_dir):
         paths, meta = read_members(model_dir)
-        if backend == "auto":  # the fastest backend every member has
-            common = set.intersection(*(set(backends.open_model_dir(p).available()) for p in paths))
-            backend = next(b for b in backends.FASTEST_FIRST if b in common)
+        backend = common_backend(paths, backend)
         members = [load_classifier(str(p), batch_size, progress, threads, backend) for p in paths]
-        if len({m.backend for m in members}) > 1:
-            raise backends.ModelDirError(
-                f"{model_dir}: members run on different backends "
-                f"({sorted({m.backend for m in members})}); pass --backend or export them all"
-            )
-        logger.debug("%s: ensemble of %d, backend %s", model_dir, len(members), members[0].backend)
+        logger.debug("%s: ensemble of %d, backend %s", model_dir, len(members), backend)
         return EnsembleClassifier(
             str(model_dir), members, float(meta.get("temperature", 1.0)), batch_size
         )
