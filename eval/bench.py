@@ -8,6 +8,8 @@ interleaved and every one repeated; reports the median. Systems:
   plain way (a list of strings, default batch size), the way most users would start;
 - `pipeline-b64`: the same pipeline with batch_size=64, to show what batching alone gives;
 - `torch`, `onnx`, `onnx-int8`: claimstance's Classifier with each backend.
+- `ensemble`: the seed ensemble (`make ensemble`, --ensemble DIR) on its default backend, when
+  that dir exists: three forward passes per sentence.
 
 For each: sentences/s and word pieces/s (model load excluded, reported apart), peak resident
 memory of the process, the share of labels identical to claimstance torch float32, and macro-F1
@@ -35,7 +37,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SYSTEMS = ("pipeline", "pipeline-b64", "torch", "onnx", "onnx-int8")
+SYSTEMS = ("pipeline", "pipeline-b64", "torch", "onnx", "onnx-int8", "ensemble")
 SPLITS = ("data/corpus/test.jsonl", "data/corpus/dev.jsonl", "data/corpus/train.jsonl")
 REALNEWS = ROOT.parent / "shared" / "realnews" / "dev.jsonl"
 
@@ -74,7 +76,8 @@ def worker(system: str, model_dir: str, texts_file: str, threads: int) -> dict:
     else:
         from claimstance.inference import load_classifier
 
-        clf = load_classifier(model_dir, backend=system, threads=threads)
+        backend = "auto" if system == "ensemble" else system  # model_dir is the ensemble dir
+        clf = load_classifier(model_dir, backend=backend, threads=threads)
         loaded = time.perf_counter()
         labels = [p.label for p in clf.predict(texts)]
     done = time.perf_counter()
@@ -252,13 +255,17 @@ def bench(args: argparse.Namespace) -> dict:
     ids, _ = encode(load_tokenizer(model_dir), texts, max_length)
     tokens = sum(len(seq) for seq in ids)
     systems = [s for s in args.systems.split(",") if s]
+    if "ensemble" in systems and not (Path(args.ensemble) / "claimstance.json").is_file():
+        print(f"bench: no ensemble at {args.ensemble} (make ensemble): left out", file=sys.stderr)
+        systems.remove("ensemble")
+    dirs = {s: args.ensemble if s == "ensemble" else model_dir for s in systems}
     runs: dict[str, list[dict]] = {s: [] for s in systems}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(texts, fh)
     try:
         for repeat in range(args.repeats):
             for system in systems:  # interleaved: drift in machine load hits every system alike
-                result = run_worker(system, model_dir, fh.name, args.threads)
+                result = run_worker(system, dirs[system], fh.name, args.threads)
                 runs[system].append(result)
                 print(
                     f"bench: repeat {repeat + 1}/{args.repeats} {system}: "
@@ -288,7 +295,7 @@ def bench(args: argparse.Namespace) -> dict:
                 a == b for a, b in zip(labels, reference, strict=True)
             ) / len(labels)
         if REALNEWS.is_file() and not args.no_realnews:
-            row["realnews_macro_f1"] = macro_f1_on(REALNEWS, system, model_dir, args.threads)
+            row["realnews_macro_f1"] = macro_f1_on(REALNEWS, system, dirs[system], args.threads)
         rows.append(row)
     base = next((r for r in rows if r["system"] == "pipeline"), None)
     for row in rows:
@@ -361,6 +368,8 @@ def render(result: dict, memory: dict | None) -> str:
             for ref in [
                 lim["int8_as_exported_sentences_per_s_limit"]
                 if r["system"] == "onnx-int8"
+                else lim["int8_as_exported_sentences_per_s_limit"] / 3
+                if r["system"] == "ensemble"
                 else lim["fp32_sentences_per_s_limit"]
             ]
         )
@@ -409,6 +418,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="model/claimstance-minilm")
     parser.add_argument("--out-dir", default="eval/reports/bench")
+    parser.add_argument("--ensemble", default="model/claimstance-ensemble", help="ensemble dir")
     parser.add_argument("--sentences", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
