@@ -54,7 +54,7 @@ eval: install ## model reports on SPLIT and real news, the comparison with basel
 	  if [ -f $(REALNEWS) ]; then $(BIN)/claimstance evaluate $(REALNEWS) --model $(ENSEMBLE) \
 	    --report-dir eval/reports/$(notdir $(ENSEMBLE))/realnews-dev; fi; fi
 
-ablations: install ## train every ablation model that is missing or trained on an older corpus (about 8 min each)
+ablations: install ## train every ablation model that is missing or trained on an older corpus (about 9 min each)
 	@for c in train/configs/ablations/*.toml; do \
 	  out=$$(sed -n 's/^output_dir *= *"\(.*\)"/\1/p' $$c); \
 	  if [ -f "$$out/model.safetensors" ] && $(BIN)/python -c "$$CURRENT" "$$out/train_config.json"; \
