@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from claimstance.config import DEFAULT_ENSEMBLE_DIR, DEFAULT_MODEL_DIR
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SYSTEMS = ("pipeline", "pipeline-b64", "torch", "onnx", "onnx-int8", "ensemble")
@@ -428,9 +430,9 @@ def plot(result: dict, path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="model/claimstance-minilm")
+    parser.add_argument("--model", default=DEFAULT_MODEL_DIR)
     parser.add_argument("--out-dir", default="eval/reports/bench")
-    parser.add_argument("--ensemble", default="model/claimstance-ensemble", help="ensemble dir")
+    parser.add_argument("--ensemble", default=DEFAULT_ENSEMBLE_DIR, help="ensemble dir")
     parser.add_argument("--sentences", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--systems", default=",".join(SYSTEMS))

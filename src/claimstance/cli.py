@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from claimstance.backends import BACKENDS, ModelDirError
-from claimstance.config import DEFAULT_MODEL_DIR, EvalConfig, PredictConfig, load_train_config
+from claimstance.config import (
+    DEFAULT_ENSEMBLE_DIR,
+    DEFAULT_MODEL_DIR,
+    EvalConfig,
+    PredictConfig,
+    load_train_config,
+)
 from claimstance.data import ENCODING_ERRORS, AccountingError, DataError
 from claimstance.runner import PredictOptions, usage_problem
 
@@ -199,7 +205,7 @@ def _parser() -> argparse.ArgumentParser:
         help="write an ensemble dir over trained model dirs (seed runs; make ensemble does this)",
     )
     en.add_argument("members", nargs="+", help="two or more trained model dirs")
-    en.add_argument("--output", default="model/claimstance-ensemble", help="the ensemble dir")
+    en.add_argument("--output", default=DEFAULT_ENSEMBLE_DIR, help="the ensemble dir")
     en.add_argument(
         "--dev-file", default="data/corpus/dev.jsonl", help="fits the ensemble's temperature"
     )
@@ -216,7 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rs.add_argument(
         "--ensemble",
-        default="model/claimstance-ensemble",
+        default=DEFAULT_ENSEMBLE_DIR,
         help="ensemble dir whose reports get rows too, when make eval wrote them",
     )
     rs.add_argument("--reports", default="eval/reports", help="folder of reports")

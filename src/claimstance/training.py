@@ -107,6 +107,21 @@ def fit_temperature(logits: np.ndarray, gold_ids: list[int]) -> float:
     return float(math.exp(result.x))
 
 
+def dev_calibration(logits: np.ndarray, dev_ex: list[LabeledExample]) -> dict[str, Any]:
+    """Fit the temperature on the dev split; its metrics after calibration, with the temperature
+    and the ECE before it (a model's or an ensemble's metrics.json)."""
+    gold_ids = [LABELS.index(ex.label) for ex in dev_ex]
+    temperature = fit_temperature(logits, gold_ids)
+    probs = softmax(logits / temperature)
+    metrics = compute_metrics(
+        [ex.label for ex in dev_ex], [LABELS[i] for i in probs.argmax(1)], probs
+    )
+    metrics["ece_uncalibrated"] = expected_calibration_error(softmax(logits), gold_ids)
+    metrics["temperature"] = temperature
+    metrics["split"] = "dev"
+    return metrics
+
+
 def train(cfg: TrainConfig) -> Path:
     """Fine-tune the base model on cfg.train_file, select on cfg.dev_file, write the model dir.
 
@@ -193,18 +208,9 @@ def _calibrate_and_describe(
     best_selection_f1: float | None,
 ) -> None:
     classifier = load_classifier(str(model_dir), backend="torch", progress=cfg.progress)
-    logits, _ = classifier.logits([ex.text for ex in dev_ex])
-    gold_ids = [LABELS.index(ex.label) for ex in dev_ex]
-    temperature = fit_temperature(logits, gold_ids)
+    metrics = dev_calibration(classifier.logits([ex.text for ex in dev_ex])[0], dev_ex)
+    temperature = metrics["temperature"]
     modeling.write_meta(model_dir, {"temperature": temperature})
-    raw_probs = softmax(logits)
-    probs = softmax(logits / temperature)
-    metrics = compute_metrics(
-        [ex.label for ex in dev_ex], [LABELS[i] for i in probs.argmax(1)], probs
-    )
-    metrics["ece_uncalibrated"] = expected_calibration_error(raw_probs, gold_ids)
-    metrics["temperature"] = temperature
-    metrics["split"] = "dev"
     (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     info = {
         "config": cfg.to_dict(),
