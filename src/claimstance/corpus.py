@@ -49,7 +49,8 @@ class Requirements:
 
     min_sentences: int = 8000
     min_per_label: int = 50
-    min_none_share: float = 0.35
+    # `none` is 28% of the real-news development set (129 of 461): a floor near it, not above it
+    min_none_share: float = 0.30
     # Pledges and warnings are rare in running news; 8% keeps enough of each to learn from
     # without the corpus's prior drifting further from the news than it already is.
     min_other_share: float = 0.08
