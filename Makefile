@@ -24,7 +24,7 @@ TRAIN_CURRENT = out=$$(sed -n 's/^output_dir *= *"\(.*\)"/\1/p' $$c); \
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install run train predict eval ensemble results corpus data-report test test-slow lint format typecheck clean bench bench-memory ablations
+.PHONY: help install run train predict eval ensemble results corpus data-report sweep test test-slow lint format typecheck clean bench bench-memory ablations
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -59,7 +59,7 @@ eval: install ## model reports on SPLIT and real news, the comparison with basel
 	  if [ -f $(REALNEWS) ]; then $(BIN)/claimstance evaluate $(REALNEWS) --model $(ENSEMBLE) \
 	    --report-dir eval/reports/$(notdir $(ENSEMBLE))/realnews-dev; fi; fi
 
-ablations: install ## train every ablation model that is missing or trained on an older corpus (about 9 min each)
+ablations: install ## train every ablation model that is missing or trained on an older corpus (about 13 min each)
 	@for c in train/configs/ablations/*.toml; do $(TRAIN_CURRENT); done
 
 ensemble: install ## the default model and its two seed runs as one ensemble (more accurate, a third of the speed)
@@ -68,6 +68,10 @@ ensemble: install ## the default model and its two seed runs as one ensemble (mo
 	@for c in train/configs/ablations/seed-2.toml train/configs/ablations/seed-3.toml; do \
 	  $(TRAIN_CURRENT); [ -f "$$out/model.int8.onnx" ] || $(BIN)/claimstance export --model $$out || exit 1; done
 	$(BIN)/claimstance ensemble $(MODEL) model/ablations/seed-2 model/ablations/seed-3 --output $(ENSEMBLE)
+
+PLAN ?= regularisation
+sweep: install ## multi-seed sweep of training variants on a CUDA GPU (PLAN=variants|epochs|regularisation)
+	$(BIN)/python train/sweep.py --plan $(PLAN) --realnews $(REALNEWS) --out eval/reports/sweep/$(PLAN)
 
 results: install ## print the README's results rows from the committed reports of MODEL
 	$(BIN)/claimstance results --model $(MODEL)
@@ -85,11 +89,11 @@ test-slow: install ## slow tests: the real base checkpoint and quality threshold
 	$(BIN)/pytest -q -m slow
 
 lint: install ## ruff lint
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests train eval
 
 format: install ## ruff format and fix imports
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests train eval
+	$(BIN)/ruff format src tests train eval
 
 typecheck: install ## mypy on src/
 	$(BIN)/mypy src

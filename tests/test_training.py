@@ -111,3 +111,20 @@ def test_freeze_keeps_embeddings_and_lower_layers_fixed(tiny_base_dir):
     assert all(p.requires_grad for p in model.classifier.parameters())
     with pytest.raises(ValueError, match="layers"):
         modeling.freeze(model, 9)
+
+
+def test_ablation_configs_differ_from_the_base_config_only_where_they_say():
+    """An ablation TOML starts from TrainConfig's defaults, not from base.toml: the two must
+    agree, or every ablation (and the ensemble's seed runs) would change more than its key."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    base = tomllib.loads((root / "train/configs/base.toml").read_text())
+    defaults = TrainConfig().to_dict()
+    assert {k: v for k, v in base.items() if defaults[k] != v} == {}
+    for path in sorted((root / "train/configs/ablations").glob("*.toml")):
+        own = tomllib.loads(path.read_text())
+        cfg = load_train_config(path).to_dict()
+        changed = {k for k in cfg if cfg[k] != defaults[k]}
+        assert changed <= set(own), (path.name, changed - set(own))

@@ -24,7 +24,7 @@ class TrainConfig:
     # A path to a Hugging Face model folder, or the name of a package shipping one in `model/`.
     base_model: str = BASE_MODEL
     max_length: int = 128  # news sentences rarely exceed 90 word pieces
-    epochs: float = 3.0
+    epochs: float = 4.0  # as train/configs/base.toml: ablation configs start from these defaults
     batch_size: int = 32
     learning_rate: float = 5e-5
     weight_decay: float = 0.01
