@@ -8,16 +8,19 @@ the real-news development set, and writes:
 
 - `results.jsonl`: one row per run (dev-fitted temperature, macro-F1, accuracy, ECE, per-label F1);
 - `summary.md`: per variant, the mean over seeds and the real-news range, and the ensemble of its
-  first three seeds;
+  first three seeds in the plan's order;
 - `runs/<variant>-s<seed>.npz`: the run's logits on each set.
 
 It is a research tool, not the product's training path (`claimstance train`, src/claimstance/
-training.py): its loop is plain PyTorch in float32 without length-grouped batches, so its
-figures match `make train`'s in direction and size, not to the third decimal. Variants that win
-here still have to be built into training.py and pass `make ablations`.
+training.py): its loop is plain PyTorch in float32 (TF32 matrix products on the GPU), without
+length-grouped batches, and it scores the last epoch where `make train` keeps the epoch with the
+best dev macro-F1; so its figures match `make train`'s in direction and size, not to the third
+decimal. Calibration and the ensemble are the product's: the temperature of
+claimstance.training.fit_temperature, and the mean of the members' calibrated probabilities.
+Variants that win here still have to be built into training.py and pass `make ablations`.
 
-Usage (from the repository root, with the project installed or torch + transformers +
-scikit-learn on the path):
+Usage (from the repository root; it imports claimstance from src/ when the project is not
+installed, and needs torch, transformers and scikit-learn):
 
     python train/sweep.py --plan regularisation --out /tmp/sweep
     git show 679195c:data/corpus/train.jsonl > /tmp/train-r6.jsonl
@@ -40,6 +43,10 @@ import torch
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
+
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "src")
+)  # claimstance, if not installed
 
 LABELS = ["official_statement", "attributed_claim", "pledge", "warning", "none"]
 SETS = ("dev", "test", "realnews")
@@ -94,6 +101,12 @@ def read_set(path: str, prev_from_doc: bool, max_rows: int) -> dict[str, Any]:
         "y": np.array([LABELS.index(r["label"]) for r in rows]),
         "docs": [r.get("doc_id", "") for r in rows],
     }
+
+
+def has_prev(path: str) -> bool:
+    """Whether a file gives each sentence's previous one in a `prev` field (the real-news set)."""
+    with open(path, encoding="utf-8") as fh:
+        return any("prev" in json.loads(line) for line in fh if line.strip())
 
 
 class MeanHead(nn.Module):
@@ -172,35 +185,24 @@ def predict(model, ids, types, device) -> np.ndarray:
     return out
 
 
-def ece(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
-    conf, pred, total = probs.max(1), probs.argmax(1), 0.0
-    for i in range(bins):
-        sel = (conf > i / bins) & (conf <= (i + 1) / bins)
-        if sel.any():
-            total += sel.mean() * abs((pred[sel] == y[sel]).mean() - conf[sel].mean())
-    return float(total)
-
-
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The NLL-optimal temperature on a grid (0.50 to 4.00 by 0.01)."""
-    lg = torch.tensor(logits)
-    grid = np.arange(0.5, 4.005, 0.01)
-    nll = [
-        float(-torch.log_softmax(lg / T, 1)[torch.arange(len(y)), torch.tensor(y)].mean())
-        for T in grid
-    ]
-    return float(grid[int(np.argmin(nll))])
+    """The product's dev calibration (claimstance.training.fit_temperature)."""
+    from claimstance.training import fit_temperature as fit
+
+    return fit(logits, [int(v) for v in y])
 
 
 def scores(logits: np.ndarray, y: np.ndarray, temperature: float) -> dict[str, Any]:
     from sklearn.metrics import f1_score
+
+    from claimstance.evaluation import expected_calibration_error
 
     probs = torch.softmax(torch.tensor(logits) / temperature, 1).numpy()
     pred = probs.argmax(1)
     return {
         "f1": float(f1_score(y, pred, average="macro", labels=range(len(LABELS)), zero_division=0)),
         "acc": float((pred == y).mean()),
-        "ece": ece(probs, y),
+        "ece": expected_calibration_error(probs, [int(v) for v in y]),
         "per": [
             float(v)
             for v in f1_score(y, pred, average=None, labels=range(len(LABELS)), zero_division=0)
@@ -213,6 +215,8 @@ def train_one(job: dict[str, Any]) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
     name, cfg, seed, a = job["name"], job["cfg"], job["seed"], job["args"]
+    if not torch.cuda.is_available():
+        torch.set_num_threads(1)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.backends.cuda.matmul.allow_tf32 = True
     started = time.time()
@@ -220,7 +224,7 @@ def train_one(job: dict[str, Any]) -> dict[str, Any]:
         "train": read_set(a["train"], True, a["max_rows"]),
         "dev": read_set(a["dev"], True, a["max_rows"]),
         "test": read_set(a["test"], True, a["max_rows"]),
-        "realnews": read_set(a["realnews"], False, a["max_rows"]),
+        "realnews": read_set(a["realnews"], not has_prev(a["realnews"]), a["max_rows"]),
     }
     tok = AutoTokenizer.from_pretrained(a["base"])
     enc = {k: tokenize(tok, v, cfg.get("ctx", False)) for k, v in data.items()}
@@ -313,6 +317,7 @@ def train_one(job: dict[str, Any]) -> dict[str, Any]:
     result = {
         "name": name,
         "seed": seed,
+        "order": job["order"],
         "config": cfg,
         "seconds": round(time.time() - started, 1),
         "T": temperature,
@@ -333,6 +338,8 @@ def train_one(job: dict[str, Any]) -> dict[str, Any]:
 
 def run_jobs(plan, args: dict[str, Any], procs: int) -> None:
     jobs = [{"name": n, "cfg": c, "seed": s, "args": args} for n, c, seeds in plan for s in seeds]
+    for i, job in enumerate(jobs):
+        job["order"] = i  # the plan's seed order: results arrive in the order runs finish
     if procs <= 1:
         for job in jobs:
             train_one(job)
@@ -354,6 +361,21 @@ def teacher(out: Path, folds: int) -> Path:
     return path
 
 
+def ensemble(out: Path, name: str, runs: list[dict[str, Any]], data: dict[str, Any]):
+    """Real-news scores of runs as `make ensemble` combines them: the log of the mean of the
+    members' calibrated probabilities, with its own temperature fitted on dev."""
+    mean: dict[str, np.ndarray] = {}
+    for r in runs:
+        z = np.load(out / "runs" / f"{name}-s{r['seed']}.npz")
+        for k in ("dev", "realnews"):
+            p = torch.softmax(torch.tensor(z[k]) / r["T"], 1).numpy()
+            mean[k] = mean.get(k, 0) + p / len(runs)
+    logs = {k: np.log(np.clip(v, 1e-12, 1.0)) for k, v in mean.items()}
+    return scores(
+        logs["realnews"], data["realnews"]["y"], fit_temperature(logs["dev"], data["dev"]["y"])
+    )
+
+
 def summary(out: Path, data: dict[str, Any]) -> str:
     rows = [json.loads(line) for line in open(out / "results.jsonl", encoding="utf-8")]
     by: dict[str, list[dict[str, Any]]] = {}
@@ -366,17 +388,14 @@ def summary(out: Path, data: dict[str, Any]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, rs in by.items():
+        rs.sort(key=lambda r: r["order"])
         mean = {k: np.mean([r[k]["f1"] for r in rs]) for k in SETS}
         rn = [r["realnews"]["f1"] for r in rs]
-        ens = ""
+        ens = "- | -"
         if len(rs) >= 3:
-            members = [np.load(out / "runs" / f"{name}-s{r['seed']}.npz") for r in rs[:3]]
-            mean_logits = {k: np.mean([z[k] for z in members], 0) for k in SETS}
-            t = fit_temperature(mean_logits["dev"], data["dev"]["y"])
-            e = scores(mean_logits["realnews"], data["realnews"]["y"], t)
-            ens = f"{e['f1']:.3f} | {e['ece']:.3f}"
-        else:
-            ens = "- | -"
+            e = ensemble(out, name, rs[:3], data)
+            seeds = ", ".join(str(r["seed"]) for r in rs[:3])
+            ens = f"{e['f1']:.3f} (seeds {seeds}) | {e['ece']:.3f}"
         lines.append(
             f"| {name} | {len(rs)} | {mean['dev']:.3f} | {mean['test']:.3f} "
             f"| {mean['realnews']:.3f} ({min(rn):.3f}-{max(rn):.3f}) "
@@ -433,9 +452,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if not torch.cuda.is_available() and not ns.max_rows:
         print(
-            "sweep: no CUDA device; a full plan takes days on a CPU (use --max-rows to try it)",
+            "sweep: no CUDA device; a plan takes days on a CPU (--max-rows N runs a small one)",
             file=sys.stderr,
         )
+        return 2
     out = Path(ns.out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     (out / "results.jsonl").unlink(missing_ok=True)
@@ -450,8 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     def adjust(plan):
-        return [
-            (n, dict(c, epochs=ns.epochs) if ns.epochs else c, ns.seeds or s) for n, c, s in plan
+        return [  # fold runs keep seed 13: teacher() reads oof<k>-s13
+            (n, dict(c, epochs=ns.epochs) if ns.epochs else c, s if "fold" in c else ns.seeds or s)
+            for n, c, s in plan
         ]
 
     run_jobs(adjust(PLANS[ns.plan]), args, ns.procs)
@@ -460,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         run_jobs(adjust([(n, dict(c, teacher=path), s) for n, c, s in DISTILL]), args, ns.procs)
     data = {
         "dev": read_set(ns.dev, True, ns.max_rows),
-        "realnews": read_set(ns.realnews, False, ns.max_rows),
+        "realnews": read_set(ns.realnews, not has_prev(ns.realnews), ns.max_rows),
     }
     table = summary(out, data)
     (out / "summary.md").write_text(
