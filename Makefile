@@ -13,13 +13,15 @@ OUT     ?= -
 SPLIT   ?= test
 REALNEWS ?= ../shared/realnews/dev.jsonl
 MEMORY_SECONDS ?= 0
-# exit 0 when the model dir's train_config.json records the sha256 of today's train file
-export CURRENT := import hashlib, json, sys; t = json.load(open(sys.argv[1]))["data"]["train"]; \
-  sys.exit(t["sha256"] != hashlib.sha256(open(t["path"], "rb").read()).hexdigest())
-# for config $$c: set $$out to its output_dir and train it unless it holds a model of today's corpus
+# exit 0 when the model dir (argument 1) is the run its config (argument 2) describes: same
+# train file, same settings (claimstance.config.stale_reason); else say why not
+export CURRENT := import sys; from claimstance.config import stale_reason; \
+  reason = stale_reason(*sys.argv[1:]); print(f"{sys.argv[1]}: trained on {reason}") if reason else None; \
+  sys.exit(reason is not None)
+# for config $$c: set $$out to its output_dir and train it unless it holds that config's run
 TRAIN_CURRENT = out=$$(sed -n 's/^output_dir *= *"\(.*\)"/\1/p' $$c); \
-  if [ -f "$$out/model.safetensors" ] && $(BIN)/python -c "$$CURRENT" "$$out/train_config.json"; \
-  then echo "$$out: present, trained on the current corpus"; \
+  if [ -f "$$out/model.safetensors" ] && $(BIN)/python -c "$$CURRENT" "$$out" "$$c"; \
+  then echo "$$out: present, trained as $$c says on the current corpus"; \
   else $(BIN)/claimstance train --config $$c || exit 1; fi
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -59,7 +61,7 @@ eval: install ## model reports on SPLIT and real news, the comparison with basel
 	  if [ -f $(REALNEWS) ]; then $(BIN)/claimstance evaluate $(REALNEWS) --model $(ENSEMBLE) \
 	    --report-dir eval/reports/$(notdir $(ENSEMBLE))/realnews-dev; fi; fi
 
-ablations: install ## train every ablation model that is missing or trained on an older corpus (about 13 min each)
+ablations: install ## train every ablation model that is missing, or trained on an older corpus or config (about 13 min each)
 	@for c in train/configs/ablations/*.toml; do $(TRAIN_CURRENT); done
 
 ensemble: install ## the default model and its two seed runs as one ensemble (more accurate, a third of the speed)

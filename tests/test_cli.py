@@ -143,6 +143,8 @@ def test_evaluate_writes_report(tiny_model_dir, fixtures, tmp_path):
     errors = [json.loads(line) for line in (report / "errors.jsonl").read_text().splitlines()]
     assert len(errors) == round(15 * (1 - metrics["accuracy"]))
     assert f"{metrics['macro_f1']:.3f}" in (report / "report.md").read_text()
+    assert sum(band["n"] for band in metrics["by_length"]) == 15
+    assert "## Accuracy by sentence length" in (report / "report.md").read_text()
 
 
 def test_results_prints_rows_from_reports(tiny_model_dir, fixtures, tmp_path, capsys):

@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
+from claimstance import provenance
 from claimstance.baselines import CueLexicon, TfidfLogReg
 from claimstance.comparison import (
     CompareConfig,
@@ -89,6 +90,13 @@ def test_compare_writes_the_report_and_keeps_real_news_texts_out(
         json.dumps({"data": {"train": {"rows": 1234, "sha256": "0" * 64}}})
     )
     (ablations / "seed-8.toml").write_text(f'# an older corpus\noutput_dir = "{old}"\n')
+    other = tmp_path / "other-config"
+    shutil.copytree(tiny_model_dir, other)
+    train_data = {"rows": 15, "sha256": provenance.sha256_file(tmp_path / "train.jsonl")}
+    (other / "train_config.json").write_text(
+        json.dumps({"config": {"epochs": 1.0}, "data": {"train": train_data}})
+    )
+    (ablations / "epochs-2.toml").write_text(f'# two epochs\noutput_dir = "{other}"\nepochs = 2\n')
     probes = tmp_path / "probes.jsonl"
     probes.write_text(
         "".join(
@@ -132,7 +140,9 @@ def test_compare_writes_the_report_and_keeps_real_news_texts_out(
     assert by_name["bigger"]["status"] == "not trained"
     assert "ensemble-2-seeds" in by_name  # base + seed-9; seed-8 saw another train file
     assert by_name["seed-8"]["stale"] and not by_name["seed-9"]["stale"]
+    assert by_name["epochs-2"]["stale_reason"] == "another config (epochs 1.0 -> 2)"
     assert "earlier corpus (1,234 train sentences)" in (out / "report.md").read_text()
+    assert "Trained on another config (epochs 1.0 -> 2)." in (out / "report.md").read_text()
     assert set(report["targets"]) == {
         "macro_f1",
         "margin_over_best_baseline",

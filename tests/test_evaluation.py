@@ -63,3 +63,16 @@ def test_ece_by_hand():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="2 gold labels but 1 predictions"):
         compute_metrics(["none", "none"], ["none"])
+
+
+def test_accuracy_by_length_bands():
+    from claimstance.evaluation import accuracy_by_length
+
+    texts = ["one two three", "w " * 12, "w " * 40, "w " * 35]
+    bands = accuracy_by_length(texts, ["none"] * 4, ["none", "pledge", "none", "pledge"])
+    by = {b["words"]: b for b in bands}
+    assert list(by) == ["1-11", "12-17", "18-24", "25-34", "35+"]
+    assert (by["1-11"]["n"], by["1-11"]["accuracy"]) == (1, 1.0)
+    assert (by["12-17"]["n"], by["12-17"]["accuracy"]) == (1, 0.0)
+    assert (by["35+"]["n"], by["35+"]["accuracy"]) == (2, 0.5)
+    assert by["18-24"] == {"words": "18-24", "n": 0, "accuracy": None}

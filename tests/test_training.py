@@ -128,3 +128,32 @@ def test_ablation_configs_differ_from_the_base_config_only_where_they_say():
         cfg = load_train_config(path).to_dict()
         changed = {k for k in cfg if cfg[k] != defaults[k]}
         assert changed <= set(own), (path.name, changed - set(own))
+
+
+def test_stale_reason_names_an_earlier_corpus_or_another_config(tmp_path):
+    from claimstance.config import stale_reason
+    from claimstance.provenance import sha256_file
+
+    train = tmp_path / "train.jsonl"
+    train.write_text('{"text": "x", "label": "none"}\n')
+    config = tmp_path / "run.toml"
+    config.write_text(f'train_file = "{train}"\nseed = 7\n')
+    model = tmp_path / "model"
+    model.mkdir()
+    assert stale_reason(model, config) is None  # nothing recorded: cannot tell, counts as current
+    recorded = load_train_config(config).to_dict()
+
+    def record(sha, **changes):
+        data = {"train": {"path": str(train), "rows": 1234, "sha256": sha}}
+        (model / "train_config.json").write_text(
+            json.dumps({"config": recorded | changes, "data": data})
+        )
+
+    record(sha256_file(train))
+    assert stale_reason(model, config) is None
+    record("0" * 64)
+    assert stale_reason(model, config) == "an earlier corpus (1,234 train sentences)"
+    record(sha256_file(train), epochs=3.0, output_dir="elsewhere", threads=8)
+    assert stale_reason(model, config) == "another config (epochs 3.0 -> 4.0)"
+    record(sha256_file(train), seed=13)
+    assert stale_reason(model, config) == "another config (seed 13 -> 7)"

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from claimstance import provenance
-from claimstance.config import BASE_MODEL, DEFAULT_MODEL_DIR
+from claimstance.config import BASE_MODEL, DEFAULT_MODEL_DIR, stale_reason
 from claimstance.data import LabeledExample, load_labeled
 from claimstance.ensemble import is_ensemble_dir
 from claimstance.evaluation import compute_metrics, expected_calibration_error
@@ -50,6 +50,7 @@ class CompareConfig:
     probes_file: str | None = "eval/probes/guidelines.jsonl"
     out_dir: str = "eval/reports/comparison"
     ablations: str = "train/configs/ablations"
+    base_config: str = "train/configs/base.toml"  # the default model's config (staleness check)
     base_model: str = BASE_MODEL
     bootstrap: int = 1000
     seed: int = 0
@@ -282,15 +283,16 @@ def _targets(results: dict, gaps: dict, calibration: dict) -> dict[str, Any]:
     }
 
 
-def _ablation_dirs(cfg: CompareConfig) -> list[tuple[str, str, str]]:
-    """(name, config file, model dir) of every ablation config, present or not."""
-    found = []
+def _ablation_dirs(cfg: CompareConfig) -> list[tuple[str, str, str, str | None]]:
+    """(name, what, model dir, config file) of every ablation config, present or not."""
+    found: list[tuple[str, str, str, str | None]] = []
     for path in sorted(Path(cfg.ablations).glob("*.toml")):
         with path.open("rb") as fh:
             values = tomllib.load(fh)
         first = path.read_text().splitlines()[0].lstrip("# ").strip()
         first = first.removeprefix("Ablation:").strip()
-        found.append((path.stem, first, values.get("output_dir", f"model/ablations/{path.stem}")))
+        out = values.get("output_dir", f"model/ablations/{path.stem}")
+        found.append((path.stem, first, out, str(path)))
     return found
 
 
@@ -298,19 +300,19 @@ def _ablations(cfg: CompareConfig, texts: dict, gold: dict) -> list[dict[str, An
     from claimstance.inference import load_classifier
 
     rows = []
-    current = provenance.sha256_file(cfg.train_file)
     seed_probs: dict[str, list[np.ndarray]] = {name: [] for name in texts}
     main = load_classifier(cfg.model_dir, backend="torch" if cfg.backend == "auto" else cfg.backend)
-    entries = [("base", "the default model (train/configs/base.toml)", cfg.model_dir)]
+    base_config = cfg.base_config if Path(cfg.base_config).is_file() else None
+    entries = [("base", f"the default model ({cfg.base_config})", cfg.model_dir, base_config)]
     entries += _ablation_dirs(cfg)
-    for name, what, model_dir in entries:
+    for name, what, model_dir, config_file in entries:
         row: dict[str, Any] = {"name": name, "what": what, "model_dir": model_dir}
         if not (Path(model_dir) / "config.json").is_file() and not is_ensemble_dir(model_dir):
             row["status"] = "not trained"
             rows.append(row)
             continue
         clf = main if model_dir == cfg.model_dir else load_classifier(model_dir, backend="torch")
-        row |= _trained_on(model_dir, current)
+        row |= _trained_on(model_dir, config_file, cfg.train_file)
         dev_metrics = Path(model_dir) / "metrics.json"
         if dev_metrics.is_file():  # written by training: the selection criterion
             row["dev"] = {"macro_f1": json.loads(dev_metrics.read_text())["macro_f1"]}
@@ -344,14 +346,15 @@ def _ablations(cfg: CompareConfig, texts: dict, gold: dict) -> list[dict[str, An
     return rows
 
 
-def _trained_on(model_dir: str, current_sha: str) -> dict[str, Any]:
-    """How many training sentences a model dir saw, and whether they were another train file than
-    the current one (an ablation left from an earlier corpus: `make ablations` retrains it)."""
+def _trained_on(model_dir: str, config_file: str | None, train_file: str) -> dict[str, Any]:
+    """How many training sentences a model dir saw, and why it is not the run its config
+    describes, if it is not (an earlier corpus or another config: `make ablations` retrains it)."""
     path = Path(model_dir) / "train_config.json"
-    if not path.is_file():
-        return {"train_rows": None, "stale": False}
-    train = json.loads(path.read_text()).get("data", {}).get("train", {})
-    return {"train_rows": train.get("rows"), "stale": train.get("sha256") != current_sha}
+    rows = None
+    if path.is_file():
+        rows = json.loads(path.read_text()).get("data", {}).get("train", {}).get("rows")
+    reason = stale_reason(model_dir, config_file, train_file)
+    return {"train_rows": rows, "stale": reason is not None, "stale_reason": reason}
 
 
 def _confident_errors(
@@ -518,7 +521,7 @@ def render(report: dict[str, Any]) -> str:
             cells += [f"{r['f1']['pledge']:.3f}", f"{r['f1']['warning']:.3f}", f"{r['ece']:.3f}"]
         what = row["what"]
         if row.get("stale"):
-            what += f" **Trained on an earlier corpus ({row['train_rows']:,} train sentences).**"
+            what += f" **Trained on {row['stale_reason']}.**"
         lines.append(f"| {row['name']} | {what} | " + " | ".join(cells) + " |")
     probes = report.get("guideline_examples")
     if probes:

@@ -126,3 +126,60 @@ def load_train_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
         return TrainConfig(**values)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{path or 'config'}: {err}") from None
+
+
+# What a run learns from besides its data: a model dir trained with other values of these is no
+# longer the run its config describes (output paths, threads and exports do not count).
+LEARNING_KEYS = (
+    "base_model",
+    "max_length",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "warmup_ratio",
+    "label_smoothing",
+    "freeze_layers",
+    "group_by_length",
+    "seed",
+    "max_train_rows",
+    "max_dev_rows",
+)
+
+
+def stale_reason(
+    model_dir: str | Path, config_path: str | Path | None = None, train_file: str | None = None
+) -> str | None:
+    """Why a trained model dir is not the run its config file describes, or None if it is.
+
+    It is stale when its train_config.json records another train file (by sha256: an earlier
+    corpus) than `train_file` (default: the config's) or other values of LEARNING_KEYS than the
+    config resolves to (e.g. the defaults' epochs changed). A dir without train_config.json
+    cannot be checked and counts as current.
+    """
+    import json
+
+    from claimstance.provenance import sha256_file
+
+    record = Path(model_dir) / "train_config.json"
+    if not record.is_file():
+        return None
+    recorded = json.loads(record.read_text(encoding="utf-8"))
+    train = recorded.get("data", {}).get("train", {})
+    wanted = load_train_config(config_path) if config_path else None
+    train_file = train_file or (wanted.train_file if wanted else train.get("path"))
+    if not train_file or not Path(train_file).is_file():
+        return None
+    if train.get("sha256") != sha256_file(train_file):
+        rows = train.get("rows")
+        return "an earlier corpus" + (f" ({rows:,} train sentences)" if rows else "")
+    if wanted is not None:
+        values = wanted.to_dict()
+        drift = [
+            f"{k} {recorded['config'][k]} -> {values[k]}"
+            for k in LEARNING_KEYS
+            if k in recorded.get("config", {}) and recorded["config"][k] != values[k]
+        ]
+        if drift:
+            return "another config (" + ", ".join(drift) + ")"
+    return None

@@ -104,6 +104,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     pred = [LABELS[i] for i in probs.argmax(axis=1)]
     gold = [ex.label for ex in examples]
     metrics = compute_metrics(gold, pred, probs)
+    metrics["by_length"] = accuracy_by_length([ex.text for ex in examples], gold, pred)
     metrics["provenance"] = {
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "model_dir": cfg.model_dir,
@@ -140,6 +141,30 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         "macro-F1 %.3f, accuracy %.3f; report in %s", metrics["macro_f1"], metrics["accuracy"], out
     )
     return metrics
+
+
+# Sentence length in words: long sentences (mostly quotes of several sentences) are where real
+# news goes wrong, so reports show accuracy per length band.
+LENGTH_BANDS = ((1, 11), (12, 17), (18, 24), (25, 34), (35, None))
+
+
+def accuracy_by_length(
+    texts: Sequence[str], gold: Sequence[str], pred: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Sentences and accuracy in each band of LENGTH_BANDS (whitespace words)."""
+    bands = []
+    words = [len(t.split()) for t in texts]
+    for lo, hi in LENGTH_BANDS:
+        idx = [i for i, n in enumerate(words) if n >= lo and (hi is None or n <= hi)]
+        right = sum(gold[i] == pred[i] for i in idx)
+        bands.append(
+            {
+                "words": f"{lo}-{hi}" if hi else f"{lo}+",
+                "n": len(idx),
+                "accuracy": right / len(idx) if idx else None,
+            }
+        )
+    return bands
 
 
 def render_report(metrics: dict[str, Any], title: str) -> str:
@@ -185,6 +210,12 @@ def render_report(metrics: dict[str, Any], title: str) -> str:
         ]
         for label, row in zip(cm["labels"], cm["matrix"], strict=True):
             lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
+    if metrics.get("by_length"):
+        lines += ["", "## Accuracy by sentence length", "", "| words | sentences | accuracy |"]
+        lines.append("| --- | --- | --- |")
+        for band in metrics["by_length"]:
+            acc = "-" if band["accuracy"] is None else f"{band['accuracy']:.3f}"
+            lines.append(f"| {band['words']} | {band['n']} | {acc} |")
     return "\n".join(lines) + "\n"
 
 
