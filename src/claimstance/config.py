@@ -4,10 +4,13 @@ train/configs/, and CLI flags override single fields."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from claimstance.provenance import sha256_file
 
 DEFAULT_MODEL_DIR = "model/claimstance-minilm"  # predict and evaluate use it without --model
 DEFAULT_ENSEMBLE_DIR = "model/claimstance-ensemble"  # make ensemble writes it
@@ -148,29 +151,27 @@ LEARNING_KEYS = (
 
 
 def stale_reason(
-    model_dir: str | Path, config_path: str | Path | None = None, train_file: str | None = None
+    model_dir: str | Path, config_path: str | Path | None = None, train_sha: str | None = None
 ) -> str | None:
     """Why a trained model dir is not the run its config file describes, or None if it is.
 
-    It is stale when its train_config.json records another train file (by sha256: an earlier
-    corpus) than `train_file` (default: the config's) or other values of LEARNING_KEYS than the
-    config resolves to (e.g. the defaults' epochs changed). A dir without train_config.json
-    cannot be checked and counts as current.
+    It is stale when its train_config.json records another train file than today's (by sha256:
+    an earlier corpus; `train_sha` saves hashing it again for each of many dirs, else the config's
+    train file is hashed) or other values of LEARNING_KEYS than the config resolves to (e.g. the
+    defaults' epochs changed). A dir without train_config.json cannot be checked: current.
     """
-    import json
-
-    from claimstance.provenance import sha256_file
-
     record = Path(model_dir) / "train_config.json"
     if not record.is_file():
         return None
     recorded = json.loads(record.read_text(encoding="utf-8"))
     train = recorded.get("data", {}).get("train", {})
     wanted = load_train_config(config_path) if config_path else None
-    train_file = train_file or (wanted.train_file if wanted else train.get("path"))
-    if not train_file or not Path(train_file).is_file():
-        return None
-    if train.get("sha256") != sha256_file(train_file):
+    if train_sha is None:
+        train_file = wanted.train_file if wanted else train.get("path")
+        if not train_file or not Path(train_file).is_file():
+            return None
+        train_sha = sha256_file(train_file)
+    if train.get("sha256") != train_sha:
         rows = train.get("rows")
         return "an earlier corpus" + (f" ({rows:,} train sentences)" if rows else "")
     if wanted is not None:
