@@ -94,7 +94,7 @@ def test_compare_writes_the_report_and_keeps_real_news_texts_out(
     shutil.copytree(tiny_model_dir, other)
     train_data = {"rows": 15, "sha256": provenance.sha256_file(tmp_path / "train.jsonl")}
     (other / "train_config.json").write_text(
-        json.dumps({"config": {"epochs": 1.0}, "data": {"train": train_data}})
+        json.dumps({"config": {"epochs": 1.0, "rdrop": 1.0}, "data": {"train": train_data}})
     )
     (ablations / "epochs-2.toml").write_text(f'# two epochs\noutput_dir = "{other}"\nepochs = 2\n')
     probes = tmp_path / "probes.jsonl"

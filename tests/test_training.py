@@ -157,3 +157,70 @@ def test_stale_reason_names_an_earlier_corpus_or_another_config(tmp_path):
     assert stale_reason(model, config) == "another config (epochs 3.0 -> 4.0)"
     record(sha256_file(train), seed=13)
     assert stale_reason(model, config) == "another config (seed 13 -> 7)"
+    # a run recorded before a setting existed was trained with it off
+    config.write_text(f'train_file = "{train}"\nseed = 7\nrdrop = 1.0\n')
+    recorded.pop("rdrop")
+    record(sha256_file(train))
+    assert stale_reason(model, config) == "another config (rdrop 0.0 -> 1.0)"
+
+
+def test_rdrop_loss_is_cross_entropy_plus_the_weighted_symmetric_kl():
+    import torch
+    import torch.nn.functional as F
+
+    from claimstance.training import rdrop_loss
+
+    torch.manual_seed(0)
+    a, b = torch.randn(6, 5), torch.randn(6, 5)
+    y = torch.tensor([0, 1, 2, 3, 4, 0])
+    # identical passes: no disagreement, only the cross-entropy
+    assert rdrop_loss(a, a.clone(), y, alpha=4.0).item() == pytest.approx(
+        F.cross_entropy(a, y).item(), rel=1e-6
+    )
+    ce = 0.5 * (F.cross_entropy(a, y) + F.cross_entropy(b, y))
+    kl_ab = (a.softmax(-1) * (a.log_softmax(-1) - b.log_softmax(-1))).sum(-1).mean()
+    kl_ba = (b.softmax(-1) * (b.log_softmax(-1) - a.log_softmax(-1))).sum(-1).mean()
+    expected = ce + 2.0 * 0.5 * (kl_ab + kl_ba)
+    assert rdrop_loss(a, b, y, alpha=2.0).item() == pytest.approx(expected.item(), rel=1e-5)
+    # the penalty is symmetric in the two passes
+    assert rdrop_loss(a, b, y, 2.0).item() == pytest.approx(rdrop_loss(b, a, y, 2.0).item())
+
+
+def test_rdrop_training_runs_each_batch_twice_and_records_the_setting(
+    tiny_base_dir, fixtures, tmp_path, monkeypatch
+):
+    from claimstance import training
+
+    rows = (fixtures / "labeled_small.jsonl").read_text().splitlines()
+    (tmp_path / "train.jsonl").write_text("\n".join(r for r in rows if '"fx-1"' in r) + "\n")
+    (tmp_path / "dev.jsonl").write_text("\n".join(r for r in rows if '"fx-2"' in r) + "\n")
+    seen: list[tuple[int, int]] = []
+    plain = training.rdrop_loss
+
+    def spy(first, second, labels, alpha, label_smoothing=0.0):
+        seen.append((first.shape[0], labels.shape[0]))
+        assert not torch.equal(first, second)  # dropout differs between the two passes
+        return plain(first, second, labels, alpha, label_smoothing)
+
+    import torch
+
+    monkeypatch.setattr(training, "rdrop_loss", spy)
+    cfg = TrainConfig(
+        train_file=str(tmp_path / "train.jsonl"),
+        dev_file=str(tmp_path / "dev.jsonl"),
+        test_file="",
+        output_dir=str(tmp_path / "run"),
+        base_model=str(tiny_base_dir),
+        max_length=32,
+        epochs=1,
+        batch_size=4,
+        learning_rate=1e-3,
+        rdrop=1.0,
+        progress=False,
+        export_onnx=False,
+    )
+    out = train(cfg)
+    assert seen == [(4, 4), (3, 3)]  # 7 training rows in batches of 4: each pass sees all
+    assert json.loads((out / "train_config.json").read_text())["config"]["rdrop"] == 1.0
+    with pytest.raises(ValueError, match="rdrop must be 0 or more"):
+        TrainConfig(rdrop=-1.0)

@@ -60,6 +60,13 @@ class ModelDir:
     def temperature(self) -> float:
         return float(self.meta.get("temperature", 1.0))
 
+    @property
+    def confidence_threshold(self) -> float | None:
+        """The dev confidence threshold that estimates accuracy on new text (calibration.py);
+        None in a dir calibrated before it existed (`claimstance calibrate` adds it)."""
+        value = self.meta.get("confidence_threshold")
+        return None if value is None else float(value)
+
     def available(self) -> list[str]:
         """The backends this dir can run, fastest first. An ONNX file exported from other
         weights than the dir's model.safetensors (the model was retrained) does not count."""

@@ -122,6 +122,14 @@ def _parser() -> argparse.ArgumentParser:
         "output is identical, byte for byte, to an uninterrupted run's; without a journal it "
         "starts from the beginning; needs -o FILE and named input files",
     )
+    pr.add_argument(
+        "--adapt",
+        action="store_true",
+        help="calibrate the scores for this input instead of the corpus: the model's "
+        "accuracy on the first chunk is estimated without labels and the temperature set so "
+        "the mean score matches it (at least 100 sentences; labels never change). For text "
+        "unlike the corpus, such as real news, where plain scores overstate the accuracy",
+    )
     pr.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
     pr.add_argument(
         "--backend",
@@ -211,6 +219,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     en.add_argument("--backend", choices=BACKENDS, default="auto", help="as for predict")
 
+    ca = sub.add_parser(
+        "calibrate",
+        parents=[verbosity],
+        formatter_class=fmt,
+        help="fit a model (or ensemble) dir's temperature and confidence threshold on a dev file",
+        description="Fit the temperature and the confidence threshold (used by --adapt and the "
+        "reports' adapted calibration) of a trained model dir or ensemble dir on a labeled dev "
+        "file, and store them in the dir. Training and `claimstance ensemble` already do this; "
+        "use it for dirs made before the threshold existed. Labels do not change.",
+    )
+    ca.add_argument("--model", default=DEFAULT_MODEL_DIR, help="model or ensemble dir")
+    ca.add_argument("--dev-file", default="data/corpus/dev.jsonl", help="labeled JSONL")
+
     rs = sub.add_parser(
         "results",
         parents=[verbosity],
@@ -292,6 +313,7 @@ def _predict_options(args: argparse.Namespace) -> PredictOptions:
         skip_bad=args.skip_bad,
         resume=args.resume,
         progress=_progress(args),
+        adapt=args.adapt,
     )
 
 
@@ -355,6 +377,13 @@ def _ensemble(args: argparse.Namespace) -> int:
     write_ensemble(
         args.members, args.output, args.dev_file, backend=args.backend, progress=_progress(args)
     )
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from claimstance.training import recalibrate
+
+    recalibrate(args.model, args.dev_file, progress=_progress(args))
     return 0
 
 
@@ -428,6 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _evaluate,
         "export": _export,
         "ensemble": _ensemble,
+        "calibrate": _calibrate,
         "compare": _compare,
         "results": _results,
         "build-corpus": _build_corpus,

@@ -160,6 +160,7 @@ def compare(cfg: CompareConfig) -> dict[str, Any]:
             "ece_after": expected_calibration_error(
                 _cal(logits[name], classifier), [LABELS.index(g) for g in gold[name]]
             ),
+            **_adapted(logits[name], gold[name], classifier),
         }
         for name in texts
     }
@@ -224,7 +225,12 @@ def compare(cfg: CompareConfig) -> dict[str, Any]:
     (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     plot_f1_by_label(report, out / "f1_by_label.png")
     plot_reliability(
-        {n: (logits[n], gold[n]) for n in texts}, classifier.temperature, out / "reliability.png"
+        {n: (logits[n], gold[n]) for n in texts},
+        classifier.temperature,
+        out / "reliability.png",
+        adapted={
+            n: c["adapted_temperature"] for n, c in calibration.items() if c.get("ece_adapted")
+        },
     )
     from claimstance.evaluation import plot_confusion
 
@@ -262,6 +268,23 @@ def _cal(logits: np.ndarray, classifier: Any) -> np.ndarray:
     return softmax(logits / classifier.temperature)
 
 
+def _adapted(logits: np.ndarray, gold: list[str], classifier: Any) -> dict[str, float]:
+    """The label-free adaptation of the temperature to this set (`predict --adapt`): the
+    accuracy it estimates, the actual accuracy, the temperature and the ECE it gives."""
+    from claimstance.inference import softmax
+
+    adapted = classifier.adaptation(logits)
+    if adapted is None:
+        return {}
+    gold_ids = [LABELS.index(g) for g in gold]
+    return {
+        "adapted_temperature": adapted.temperature,
+        "estimated_accuracy": adapted.estimated_accuracy,
+        "accuracy": float(np.mean(logits.argmax(1) == np.asarray(gold_ids))),
+        "ece_adapted": expected_calibration_error(softmax(logits / adapted.temperature), gold_ids),
+    }
+
+
 def _targets(results: dict, gaps: dict, calibration: dict) -> dict[str, Any]:
     if "realnews" not in gaps:
         return {}
@@ -277,6 +300,8 @@ def _targets(results: dict, gaps: dict, calibration: dict) -> dict[str, Any]:
         "warning_f1": (m["per_label"]["warning"]["f1"], ">=", TARGETS["warning_f1"]),
         "ece": (calibration["realnews"]["ece_after"], "<=", TARGETS["ece"]),
     }
+    if "ece_adapted" in calibration["realnews"]:
+        checks["ece_adapted"] = (calibration["realnews"]["ece_adapted"], "<=", TARGETS["ece"])
     return {
         k: {"value": v, "target": f"{op} {t}", "met": v >= t if op == ">=" else v <= t}
         for k, (v, op, t) in checks.items()
@@ -469,12 +494,27 @@ def render(report: dict[str, Any]) -> str:
         f"Temperature {report['calibration'][sets[0]]['temperature']:.3f}, "
         "fitted on the corpus dev split.",
         "",
-        "| data | ECE before | ECE after |",
-        "| --- | --- | --- |",
+        "The dev temperature cannot know that the model is right less often on real news "
+        "than on its own dev split. `predict --adapt` estimates the accuracy on the text it is "
+        "given without labels (the share of sentences above the dev split's confidence "
+        "threshold: Average Thresholded Confidence) and picks the temperature that makes the "
+        "mean score match it; labels do not change.",
+        "",
+        "| data | ECE before | ECE after | accuracy | accuracy estimated without labels "
+        "| adapted temperature | ECE adapted |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in sets:
         c = report["calibration"][s]
-        lines.append(f"| {names[s]} | {c['ece_before']:.3f} | {c['ece_after']:.3f} |")
+        row = f"| {names[s]} | {c['ece_before']:.3f} | {c['ece_after']:.3f} | "
+        if "ece_adapted" in c:
+            row += (
+                f"{c['accuracy']:.3f} | {c['estimated_accuracy']:.3f} | "
+                f"{c['adapted_temperature']:.2f} | {c['ece_adapted']:.3f} |"
+            )
+        else:
+            row += "- | - | - | - |"
+        lines.append(row)
     lines += ["", "![reliability diagram](reliability.png)", ""]
     if report["targets"]:
         lines += [
@@ -619,9 +659,14 @@ def plot_f1_by_label(report: dict[str, Any], path: Path) -> None:
 
 
 def plot_reliability(
-    data: dict[str, tuple[np.ndarray, list[str]]], temperature: float, path: Path, bins: int = 10
+    data: dict[str, tuple[np.ndarray, list[str]]],
+    temperature: float,
+    path: Path,
+    bins: int = 10,
+    adapted: dict[str, float] | None = None,
 ) -> None:
-    """Accuracy against confidence in equal-width bins, before and after temperature scaling."""
+    """Accuracy against confidence in equal-width bins, before and after temperature scaling,
+    and at each set's adapted temperature when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -634,10 +679,13 @@ def plot_reliability(
     for ax, (name, (logits, gold)) in zip(axes[0], data.items(), strict=True):
         ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
         gold_ids = np.asarray([LABELS.index(g) for g in gold])
-        for label, t, color in (
+        curves = [
             ("before", 1.0, "#c4704f"),
             (f"after (T={temperature:.2f})", temperature, "#4878a8"),
-        ):
+        ]
+        if adapted and name in adapted:
+            curves.append((f"adapted (T={adapted[name]:.2f})", adapted[name], "#5a9e5a"))
+        for label, t, color in curves:
             probs = softmax(logits / t)
             conf, correct = probs.max(1), probs.argmax(1) == gold_ids
             xs, ys = [], []

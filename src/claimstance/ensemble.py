@@ -119,6 +119,7 @@ def write_ensemble(
         ENSEMBLE_KEY: {"members": relative, "combine": "mean of calibrated probabilities"},
         "labels": list(LABELS),
         "temperature": temperature,
+        "confidence_threshold": metrics["confidence_threshold"],
         "max_length": min(c.max_length for c in classifiers),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")

@@ -93,17 +93,29 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         DataError: the labeled file is missing or malformed.
         ModelDirError: the model dir is missing or broken.
     """
-    from claimstance.inference import load_classifier  # torch only when evaluating
+    from claimstance.inference import load_classifier, softmax  # torch only when evaluating
 
     examples = load_labeled(cfg.data_file)
     classifier = load_classifier(
         cfg.model_dir, batch_size=cfg.batch_size, progress=cfg.progress, backend=cfg.backend
     )
     logger.info("evaluating %s on %d sentences of %s", cfg.model_dir, len(examples), cfg.data_file)
-    probs = classifier.predict_proba([ex.text for ex in examples])
+    logits = classifier.logits([ex.text for ex in examples])[0]
+    probs = softmax(logits / classifier.temperature)
     pred = [LABELS[i] for i in probs.argmax(axis=1)]
     gold = [ex.label for ex in examples]
     metrics = compute_metrics(gold, pred, probs)
+    if examples:
+        gold_ids = [LABELS.index(g) for g in gold]
+        metrics["temperature"] = classifier.temperature
+        metrics["ece_uncalibrated"] = expected_calibration_error(softmax(logits), gold_ids)
+        adapted = classifier.adaptation(logits)
+        if adapted is not None:  # what `predict --adapt` would score: no label is used
+            metrics["adapted"] = {
+                "temperature": adapted.temperature,
+                "estimated_accuracy": adapted.estimated_accuracy,
+                "ece": expected_calibration_error(softmax(logits / adapted.temperature), gold_ids),
+            }
     metrics["by_length"] = accuracy_by_length([ex.text for ex in examples], gold, pred)
     metrics["provenance"] = {
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -185,7 +197,19 @@ def render_report(metrics: dict[str, Any], title: str) -> str:
         f"| accuracy | {metrics['accuracy']:.3f} |",
     ]
     if "ece" in metrics:
-        lines.append(f"| expected calibration error | {metrics['ece']:.3f} |")
+        temperature = metrics.get("temperature")
+        at = f" (dev temperature {temperature:.2f})" if temperature else ""
+        lines.append(f"| expected calibration error{at} | {metrics['ece']:.3f} |")
+    if "ece_uncalibrated" in metrics:
+        before = metrics["ece_uncalibrated"]
+        lines.append(f"| ECE before calibration (temperature 1) | {before:.3f} |")
+    adapted = metrics.get("adapted")
+    if adapted:
+        lines += [
+            f"| accuracy estimated without labels | {adapted['estimated_accuracy']:.3f} |",
+            f"| ECE with scores adapted to this set (`predict --adapt`, temperature "
+            f"{adapted['temperature']:.2f}) | {adapted['ece']:.3f} |",
+        ]
     lines += [
         f"| sentences | {metrics['n']} |",
         "",
@@ -220,10 +244,10 @@ def render_report(metrics: dict[str, Any], title: str) -> str:
 
 
 SUMMARY_HEADER = (
-    "| data | n | macro-F1 | accuracy | ECE | "
+    "| data | n | macro-F1 | accuracy | ECE | ECE adapted | "
     + " | ".join(f"F1 {label}" for label in LABELS)
     + " |\n|"
-    + " --- |" * (5 + len(LABELS))
+    + " --- |" * (6 + len(LABELS))
 )
 
 
@@ -231,9 +255,12 @@ def summary_row(metrics: dict[str, Any], name: str) -> str:
     """One Markdown table row of the headline figures: the README's results table is made of
     these (`make results` prints them from the committed reports)."""
     f1s = " | ".join(f"{metrics['per_label'][label]['f1']:.3f}" for label in LABELS)
+    adapted = metrics.get("adapted")
     return (
         f"| {name} | {metrics['n']} | {metrics['macro_f1']:.3f} | {metrics['accuracy']:.3f} | "
-        f"{metrics.get('ece', float('nan')):.3f} | {f1s} |"
+        f"{metrics.get('ece', float('nan')):.3f} | "
+        + (f"{adapted['ece']:.3f}" if adapted else "-")
+        + f" | {f1s} |"
     )
 
 

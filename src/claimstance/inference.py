@@ -17,6 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from claimstance import backends
+from claimstance.calibration import Adaptation, adapt
 from claimstance.config import DEFAULT_MODEL_DIR
 from claimstance.data import Document, PredictionWriter, Sentence, document_sentences
 from claimstance.labels import LABELS
@@ -56,6 +57,7 @@ class Classifier:
         self.labels: tuple[str, ...] = model.labels
         self.max_length = model.max_length
         self.temperature = model.temperature
+        self.confidence_threshold = model.confidence_threshold
         self.name = str(model.path)
 
     def logits(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
@@ -79,12 +81,27 @@ class Classifier:
         logits, _ = self.logits(texts)
         return softmax(logits / self.temperature)
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """One Prediction per text, in input order."""
+    def adaptation(self, logits: np.ndarray) -> Adaptation | None:
+        """The temperature adapted to a batch of raw logits unlike the corpus (calibration.py),
+        or None: a batch too small, or a model dir without a confidence threshold."""
+        if self.confidence_threshold is None:
+            return None
+        return adapt(logits, self.temperature, self.confidence_threshold)
+
+    def predict(self, texts: Sequence[str], adapt_to_batch: bool = False) -> list[Prediction]:
+        """One Prediction per text, in input order. With adapt_to_batch, the scores use the
+        temperature adapted to these texts when there are enough of them (labels never change)."""
         if not texts:
             return []
         logits, truncated = self.logits(texts)
-        probs = softmax(logits / self.temperature)
+        adapted = self.adaptation(logits) if adapt_to_batch else None
+        return self.predictions(logits, truncated, adapted.temperature if adapted else None)
+
+    def predictions(
+        self, logits: np.ndarray, truncated: list[bool], temperature: float | None = None
+    ) -> list[Prediction]:
+        """Predictions from raw logits, scored at `temperature` (default: the dev temperature)."""
+        probs = softmax(logits / (temperature or self.temperature))
         preds = []
         for row, trunc in zip(probs, truncated, strict=True):
             best = int(row.argmax())
@@ -97,7 +114,14 @@ class EnsembleClassifier(Classifier):
     """A Classifier over an ensemble dir (ensemble.py): its `logits` are the log of the mean of
     the members' calibrated probabilities, and its temperature is the ensemble's own."""
 
-    def __init__(self, path: str, members: list[Classifier], temperature: float, batch_size: int):
+    def __init__(
+        self,
+        path: str,
+        members: list[Classifier],
+        temperature: float,
+        batch_size: int,
+        confidence_threshold: float | None = None,
+    ):
         self.members = members
         self.labels = members[0].labels
         self.backend = members[0].backend
@@ -105,6 +129,7 @@ class EnsembleClassifier(Classifier):
         self.progress = members[0].progress
         self.max_length = min(m.max_length for m in members)
         self.temperature = temperature
+        self.confidence_threshold = confidence_threshold
         self.name = path
 
     def logits(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
@@ -149,8 +174,13 @@ def load_classifier(
         paths, meta = read_members(model_dir)
         members = load_members(paths, batch_size, progress, threads, backend)
         logger.debug("%s: ensemble of %d, backend %s", model_dir, len(members), members[0].backend)
+        threshold = meta.get("confidence_threshold")
         return EnsembleClassifier(
-            str(model_dir), members, float(meta.get("temperature", 1.0)), batch_size
+            str(model_dir),
+            members,
+            float(meta.get("temperature", 1.0)),
+            batch_size,
+            None if threshold is None else float(threshold),
         )
     model = backends.open_model_dir(model_dir)
     return _classifier(model, model.resolve(backend), batch_size, progress, threads)
@@ -197,6 +227,11 @@ class LabelStats:
     sentences: int = 0  # rows written
     truncated: int = 0
     labels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
+    # With adapt: the temperature every score of the run uses, fixed on its first chunk (kept in
+    # the resume journal), the accuracy estimated there, and how many sentences it came from.
+    temperature: float | None = None
+    estimated_accuracy: float | None = None
+    adapted_from: int = 0
 
 
 def label_documents(
@@ -208,6 +243,7 @@ def label_documents(
     progress: bool = False,
     stats: LabelStats | None = None,
     on_chunk: Callable[[LabelStats], None] | None = None,
+    adapt: bool = False,
 ) -> LabelStats:
     """Split documents into sentences, label them in chunks and write one row per sentence.
 
@@ -216,11 +252,23 @@ def label_documents(
     always ends with a whole document, so chunks are a deterministic function of the input:
     `on_chunk(stats)` is called after each chunk's rows are written (the runner checkpoints
     there), and `stats` may carry the counts of documents labeled before (a resumed run).
+
+    With `adapt`, the first chunk's sentences fix the temperature of every score in the run
+    (calibration.py: label-free, and it never changes a label); a chunk with too few sentences,
+    or a model dir without a confidence threshold, keeps the dev temperature.
     """
     stats = stats if stats is not None else LabelStats()
     bar = tqdm(disable=not progress, desc="labeling", unit=" sent")
     for chunk in _chunks(documents, chunk_size, pre_split, stats):
-        for sentence, pred in zip(chunk, classifier.predict([s.text for s in chunk]), strict=True):
+        logits, truncated = classifier.logits([s.text for s in chunk])
+        if adapt and stats.temperature is None:
+            adapted = classifier.adaptation(logits)
+            stats.temperature = adapted.temperature if adapted else classifier.temperature
+            if adapted:
+                stats.estimated_accuracy = adapted.estimated_accuracy
+                stats.adapted_from = adapted.sentences
+        preds = classifier.predictions(logits, truncated, stats.temperature)
+        for sentence, pred in zip(chunk, preds, strict=True):
             row = {
                 "doc_id": sentence.doc_id,
                 "doc_index": sentence.doc_index,

@@ -67,6 +67,7 @@ class PredictOptions:
     skip_bad: str | None = None
     resume: bool = False
     progress: bool = False
+    adapt: bool = False  # scores at a temperature adapted to the input (calibration.py)
 
 
 @dataclass
@@ -78,6 +79,9 @@ class RunReport:
     resumed_documents: int = 0  # documents already labeled by the interrupted run
     skipped_written: int = 0  # records written to the --skip-bad file
     notes: list[str] = field(default_factory=list)
+    adapt: bool = False
+    dev_temperature: float = 1.0  # the model dir's own temperature
+    threshold: float | None = None  # the model dir's confidence threshold (None: none stored)
 
 
 def usage_problem(opts: PredictOptions) -> str | None:
@@ -139,7 +143,9 @@ def run_predict(opts: PredictOptions, stdin: IO[Any] | None = None) -> RunReport
         on_bad=skip.write if skip else None,
         exclude=exclude,
     )
-    report = RunReport(read, LabelStats(), opts.output, opts.skip_bad)
+    report = RunReport(read, LabelStats(), opts.output, opts.skip_bad, adapt=opts.adapt)
+    report.dev_temperature = classifier.temperature
+    report.threshold = classifier.confidence_threshold
     ok = False
     try:
         if opts.output == "-":
@@ -151,6 +157,7 @@ def run_predict(opts: PredictOptions, stdin: IO[Any] | None = None) -> RunReport
                 pre_split=opts.pre_split,
                 chunk_size=opts.chunk_size,
                 progress=opts.progress,
+                adapt=opts.adapt,
             )
             writer.close()
             _check(report, writer.rows)
@@ -207,6 +214,7 @@ def _label_into(
         progress=opts.progress,
         stats=out.labels,
         on_chunk=out.checkpoint,
+        adapt=opts.adapt,
     )
 
 
@@ -266,6 +274,7 @@ def _fingerprint(opts: PredictOptions, fmt: str, exclude: list[str]) -> dict[str
             "backend": opts.backend,
             "encoding_errors": opts.encoding_errors,
             "skip_bad": opts.skip_bad is not None,
+            "adapt": opts.adapt,
         },
     }
 
@@ -533,7 +542,28 @@ def summary(report: RunReport) -> list[tuple[int, str]]:
         )
     )
     lines.append((logging.INFO, f"{written}; labels {{{_labels(labels)}}}"))
+    if report.adapt:
+        lines.append(_adaptation(report))
     return lines
+
+
+def _adaptation(report: RunReport) -> tuple[int, str]:
+    from claimstance.calibration import MIN_SENTENCES
+
+    labels = report.labels
+    if labels.adapted_from and labels.temperature is not None:
+        return (
+            logging.INFO,
+            f"scores adapted to this input: temperature {report.dev_temperature:.2f} -> "
+            f"{labels.temperature:.2f}, from the first {_n(labels.adapted_from, 'sentence')}, "
+            f"whose accuracy is estimated at {labels.estimated_accuracy:.2f} without labels "
+            "(labels unchanged)",
+        )
+    if report.threshold is None:
+        why = "the model dir stores no confidence threshold; run `claimstance calibrate`"
+    else:
+        why = f"fewer than {MIN_SENTENCES} sentences to estimate from"
+    return (logging.WARNING, f"--adapt: scores keep the dev temperature ({why})")
 
 
 def _n(count: int, noun: str) -> str:

@@ -1,0 +1,137 @@
+"""Label-free adaptation of the temperature to text unlike the corpus (calibration.py), and
+where the product uses it: `predict --adapt`, the evaluate report and `claimstance calibrate`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from claimstance import calibration
+from claimstance.cli import main
+from claimstance.evaluation import expected_calibration_error
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def _sample(rng, n, spread):
+    """Logits whose softmax is the true label distribution (calibrated at temperature 1)."""
+    logits = rng.normal(size=(n, 5)) * spread
+    gold = np.array([rng.choice(5, p=p) for p in _softmax(logits)])
+    return logits, gold
+
+
+def test_threshold_leaves_as_many_sentences_above_it_as_are_right():
+    rng = np.random.default_rng(0)
+    logits, gold = _sample(rng, 3000, 3.0)
+    probs = _softmax(logits)
+    threshold = calibration.confidence_threshold(probs, gold)
+    accuracy = float(np.mean(probs.argmax(1) == gold))
+    assert calibration.estimated_accuracy(probs, threshold) == pytest.approx(accuracy, abs=1e-3)
+
+
+def test_temperature_for_confidence_hits_the_target_or_the_nearer_bound():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(500, 5)) * 3
+    t = calibration.temperature_for_confidence(logits, 0.6)
+    assert _softmax(logits / t).max(1).mean() == pytest.approx(0.6, abs=1e-4)
+    assert calibration.temperature_for_confidence(logits, 0.999999) == 0.05
+    assert calibration.temperature_for_confidence(logits, 0.2) == 20.0
+
+
+def test_adaptation_sets_the_mean_score_to_the_estimated_accuracy():
+    """Dev is easy and calibrated at T = 1; the shifted set is harder and the model 1.5 times too
+    confident there. Without its labels, adaptation estimates its accuracy from the share of
+    sentences above the dev threshold and softens the scores until their mean equals that.
+
+    This is a case where the estimate holds. It does not always: on a set that is harder but
+    still calibrated, the same threshold underestimates the accuracy and adaptation makes the
+    scores worse (the README says so; on the corpus splits and real news it helped)."""
+    rng = np.random.default_rng(2)
+    dev_logits, dev_gold = _sample(rng, 4000, 4.0)
+    threshold = calibration.confidence_threshold(_softmax(dev_logits), dev_gold)
+    true_logits, gold = _sample(rng, 3000, 1.5)
+    shifted = true_logits * 1.5
+    accuracy = float(np.mean(shifted.argmax(1) == gold))
+    before = expected_calibration_error(_softmax(shifted), gold.tolist())
+    adapted = calibration.adapt(shifted, 1.0, threshold)
+    assert adapted is not None and adapted.sentences == 3000
+    assert adapted.estimated_accuracy == pytest.approx(accuracy, abs=0.08)
+    probs = _softmax(shifted / adapted.temperature)
+    assert probs.max(1).mean() == pytest.approx(adapted.estimated_accuracy, abs=1e-4)
+    after = expected_calibration_error(probs, gold.tolist())
+    assert after < before / 1.5, (before, after)
+    # too few sentences to estimate from: no adaptation
+    assert calibration.adapt(shifted[:99], 1.0, threshold) is None
+    assert calibration.adapt(shifted[:99], 1.0, threshold, min_sentences=50) is not None
+
+
+def _labeled(tmp_path, n=120):
+    path = tmp_path / "dev.jsonl"
+    words = [
+        "The mayor said the bridge would reopen.",
+        "Officials warned of floods.",
+        "The governor vowed to rebuild.",
+        "Talks resumed on Tuesday.",
+        "Critics claimed the vote was rigged.",
+    ]
+    labels = ["official_statement", "warning", "pledge", "none", "attributed_claim"]
+    with path.open("w") as fh:
+        for i in range(n):
+            fh.write(json.dumps({"text": f"{words[i % 5]} Item {i}.", "label": labels[i % 5]}))
+            fh.write("\n")
+    return path
+
+
+def test_calibrate_stores_a_threshold_and_predict_adapt_uses_it(model_copy, tmp_path, capsys):
+    dev = _labeled(tmp_path)
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(
+        "".join(
+            json.dumps({"id": f"d{i}", "text": f"Report {i} said prices rose."}) + "\n"
+            for i in range(130)
+        )
+    )
+    base = ["predict", str(docs), "--model", str(model_copy), "--threads", "1", "--sentences"]
+    # a dir calibrated before thresholds existed: --adapt says so and changes nothing
+    assert main([*base, "-o", str(tmp_path / "plain.jsonl")]) == 0
+    assert main([*base, "--adapt", "-o", str(tmp_path / "old.jsonl")]) == 0
+    assert "no confidence threshold; run `claimstance calibrate`" in capsys.readouterr().err
+    assert (tmp_path / "old.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
+
+    assert main(["calibrate", "--model", str(model_copy), "--dev-file", str(dev)]) == 0
+    meta = json.loads((model_copy / "claimstance.json").read_text())
+    assert 0 < meta["confidence_threshold"] < 1 and meta["temperature"] > 0
+    assert "confidence_threshold" in json.loads((model_copy / "metrics.json").read_text())
+
+    plain, adapted = tmp_path / "p.jsonl", tmp_path / "a.jsonl"
+    assert main([*base, "-o", str(plain)]) == 0
+    assert main([*base, "--adapt", "-o", str(adapted)]) == 0
+    err = capsys.readouterr().err
+    assert "scores adapted to this input: temperature" in err and "130 sentences" in err
+    p = [json.loads(x) for x in plain.read_text().splitlines()]
+    a = [json.loads(x) for x in adapted.read_text().splitlines()]
+    assert [r["label"] for r in p] == [r["label"] for r in a]  # labels never change
+    assert [r["score"] for r in p] != [r["score"] for r in a]
+    assert all(abs(sum(r["scores"].values()) - 1) < 1e-4 for r in a)
+    # fewer sentences than the estimate needs: the dev temperature, and a warning
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join(docs.read_text().splitlines(keepends=True)[:10]))
+    assert main([*base[:1], str(few), *base[2:], "--adapt", "-o", str(tmp_path / "f.jsonl")]) == 0
+    assert "fewer than 100 sentences" in capsys.readouterr().err
+
+
+def test_evaluate_reports_the_adapted_calibration(model_copy, tmp_path):
+    dev = _labeled(tmp_path)
+    assert main(["calibrate", "--model", str(model_copy), "--dev-file", str(dev)]) == 0
+    out = tmp_path / "report"
+    assert main(["evaluate", str(dev), "--model", str(model_copy), "--report-dir", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    adapted = metrics["adapted"]
+    assert adapted["temperature"] > 0 and 0 <= adapted["estimated_accuracy"] <= 1
+    assert 0 <= adapted["ece"] <= 1 and 0 <= metrics["ece_uncalibrated"] <= 1
+    assert "accuracy estimated without labels" in (out / "report.md").read_text()
