@@ -65,6 +65,13 @@ def test_adaptation_sets_the_mean_score_to_the_estimated_accuracy():
     assert probs.max(1).mean() == pytest.approx(adapted.estimated_accuracy, abs=1e-4)
     after = expected_calibration_error(probs, gold.tolist())
     assert after < before / 1.5, (before, after)
+    # a batch where every sentence clears the threshold keeps the dev temperature (never sharper)
+    sure = np.tile([[9.0, 0, 0, 0, 0]], (200, 1))
+    kept = calibration.adapt(sure, 1.3, threshold)
+    assert kept is not None and kept.estimated_accuracy == 1.0 and kept.temperature == 1.3
+    # an estimate at or below chance cannot be a mean score: the dev temperature stays
+    flat = calibration.adapt(np.zeros((200, 5)), 1.3, 0.5)
+    assert flat is not None and flat.estimated_accuracy == 0.0 and flat.temperature == 1.3
     # too few sentences to estimate from: no adaptation
     assert calibration.adapt(shifted[:99], 1.0, threshold) is None
     assert calibration.adapt(shifted[:99], 1.0, threshold, min_sentences=50) is not None
@@ -108,6 +115,11 @@ def test_calibrate_stores_a_threshold_and_predict_adapt_uses_it(model_copy, tmp_
     assert 0 < meta["confidence_threshold"] < 1 and meta["temperature"] > 0
     assert "confidence_threshold" in json.loads((model_copy / "metrics.json").read_text())
 
+    # The tiny random model's logits differ by about 1e-3: a dev temperature of 1e-4 makes its
+    # plain scores confident, and a threshold of 0.9 says that only some of them should be.
+    from claimstance.backends import write_meta
+
+    write_meta(model_copy, {"temperature": 1e-4, "confidence_threshold": 0.9})
     plain, adapted = tmp_path / "p.jsonl", tmp_path / "a.jsonl"
     assert main([*base, "-o", str(plain)]) == 0
     assert main([*base, "--adapt", "-o", str(adapted)]) == 0
@@ -117,6 +129,9 @@ def test_calibrate_stores_a_threshold_and_predict_adapt_uses_it(model_copy, tmp_
     a = [json.loads(x) for x in adapted.read_text().splitlines()]
     assert [r["label"] for r in p] == [r["label"] for r in a]  # labels never change
     assert [r["score"] for r in p] != [r["score"] for r in a]
+    mean_adapted = sum(r["score"] for r in a) / len(a)
+    assert mean_adapted < sum(r["score"] for r in p) / len(p)  # softened, never sharpened
+    assert all(r["score"] < 1 for r in a)
     assert all(abs(sum(r["scores"].values()) - 1) < 1e-4 for r in a)
     # fewer sentences than the estimate needs: the dev temperature, and a warning
     few = tmp_path / "few.jsonl"
@@ -135,3 +150,40 @@ def test_evaluate_reports_the_adapted_calibration(model_copy, tmp_path):
     assert adapted["temperature"] > 0 and 0 <= adapted["estimated_accuracy"] <= 1
     assert 0 <= adapted["ece"] <= 1 and 0 <= metrics["ece_uncalibrated"] <= 1
     assert "accuracy estimated without labels" in (out / "report.md").read_text()
+
+
+def test_resumed_adapt_run_keeps_the_first_chunks_temperature(
+    model_copy, tmp_path, monkeypatch, capsys
+):
+    from claimstance import runner
+
+    assert (
+        main(["calibrate", "--model", str(model_copy), "--dev-file", str(_labeled(tmp_path))]) == 0
+    )
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(
+        "".join(
+            json.dumps({"id": f"d{i}", "text": f"Report {i} said prices rose."}) + "\n"
+            for i in range(130)
+        )
+    )
+    args = ["predict", str(docs), "--model", str(model_copy), "--threads", "1", "--sentences"]
+    args += ["--adapt", "--chunk-size", "120"]  # two chunks: 120 sentences, then 10
+    full, out = tmp_path / "full.jsonl", tmp_path / "out.jsonl"
+    assert main([*args, "-o", str(full)]) == 0
+    original = runner._CheckpointedOutput.checkpoint
+
+    def checkpoint_then_stop(self, labels):
+        original(self, labels)
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runner._CheckpointedOutput, "checkpoint", checkpoint_then_stop)
+        assert main([*args, "-o", str(out)]) == 130
+    journal = json.loads((tmp_path / "out.jsonl.resume.json").read_text())
+    assert journal["labels"]["adapted_from"] == 120 and journal["labels"]["temperature"] > 0
+    # a resume with other options is refused; the same command finishes byte for byte
+    assert main([*args[:-3], "--chunk-size", "120", "-o", str(out), "--resume"]) == 1
+    assert "options changed" in capsys.readouterr().err
+    assert main([*args, "-o", str(out), "--resume"]) == 0
+    assert out.read_bytes() == full.read_bytes()

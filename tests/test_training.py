@@ -199,6 +199,7 @@ def test_rdrop_training_runs_each_batch_twice_and_records_the_setting(
 
     def spy(first, second, labels, alpha, label_smoothing=0.0):
         seen.append((first.shape[0], labels.shape[0]))
+        assert (alpha, label_smoothing) == (1.0, 0.1)
         assert not torch.equal(first, second)  # dropout differs between the two passes
         return plain(first, second, labels, alpha, label_smoothing)
 
@@ -216,6 +217,7 @@ def test_rdrop_training_runs_each_batch_twice_and_records_the_setting(
         batch_size=4,
         learning_rate=1e-3,
         rdrop=1.0,
+        label_smoothing=0.1,
         progress=False,
         export_onnx=False,
     )
@@ -224,3 +226,7 @@ def test_rdrop_training_runs_each_batch_twice_and_records_the_setting(
     assert json.loads((out / "train_config.json").read_text())["config"]["rdrop"] == 1.0
     with pytest.raises(ValueError, match="rdrop must be 0 or more"):
         TrainConfig(rdrop=-1.0)
+    seen.clear()
+    cfg.rdrop, cfg.output_dir = 0.0, str(tmp_path / "plain")
+    train(cfg)
+    assert seen == []  # rdrop 0: the plain Trainer's loss

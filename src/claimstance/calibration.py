@@ -9,7 +9,8 @@ Out-of-Distribution Performance", ICLR 2022) estimates a model's accuracy on unl
 on the dev split, find the confidence threshold above which the share of sentences equals the
 dev accuracy; on new text, the share of sentences above that threshold estimates the accuracy
 there. Adaptation then picks the temperature at which the batch's mean confidence equals that
-estimate. No label of the new text is used, and a temperature never changes which label wins:
+estimate, never below the dev temperature (it only softens scores). No label of the new text is
+used, and a temperature never changes which label wins:
 only the scores move.
 
 The estimate rests on an assumption: that the dev threshold separates right from wrong on the
@@ -86,7 +87,10 @@ def adapt(
     if len(logits) < max(1, min_sentences):
         return None
     estimate = estimated_accuracy(_softmax(logits / temperature), threshold)
-    # The mean top probability cannot go below 1 / labels: an estimate under it is clipped there.
-    floor = 1.0 / logits.shape[1] + 1e-6
-    adapted = temperature_for_confidence(logits, max(estimate, floor))
-    return Adaptation(adapted, estimate, len(logits))
+    adapted = temperature
+    # An estimate at or below chance (1 / labels) is no mean score a temperature can give.
+    if estimate > 1.0 / logits.shape[1]:
+        adapted = temperature_for_confidence(logits, estimate)
+    # Adaptation only softens: nothing unlabeled can show the model to be surer than on dev (a
+    # batch where every sentence clears the threshold would otherwise get scores of 1.0).
+    return Adaptation(max(adapted, temperature), estimate, len(logits))

@@ -44,10 +44,22 @@ def write_model_card(model_dir: Path, info: dict[str, Any], metrics: dict[str, A
         f"- Training labels: {data['train']['labels']}.",
         f"- {cfg['epochs']} epochs, batch {cfg['batch_size']}, "
         f"learning rate {cfg['learning_rate']}, "
-        f"max length {cfg['max_length']} word pieces, seed {cfg['seed']}; "
-        f"{info['train_seconds']:.0f} s on {info['torch_threads']} CPU threads.",
+        f"max length {cfg['max_length']} word pieces, seed {cfg['seed']}, "
+        + (
+            f"R-Drop weight {cfg['rdrop']} (two dropout passes a batch, their symmetric KL in "
+            "the loss)"
+            if cfg.get("rdrop")
+            else "plain cross-entropy loss"
+        )
+        + f"; {info['train_seconds']:.0f} s on {info['torch_threads']} CPU threads.",
         f"- Scores are calibrated by temperature scaling on the dev split "
-        f"(T = {metrics['temperature']:.3f}).",
+        f"(T = {metrics['temperature']:.3f})"
+        + (
+            f"; `predict --adapt` adapts it to other text from the dev confidence threshold "
+            f"{metrics['confidence_threshold']:.3f} (claimstance.json)."
+            if "confidence_threshold" in metrics
+            else "."
+        ),
         "",
         "## Dev-split metrics",
         "",

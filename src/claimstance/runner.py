@@ -274,7 +274,8 @@ def _fingerprint(opts: PredictOptions, fmt: str, exclude: list[str]) -> dict[str
             "backend": opts.backend,
             "encoding_errors": opts.encoding_errors,
             "skip_bad": opts.skip_bad is not None,
-            "adapt": opts.adapt,
+            # only when set: journals written before the option existed still resume
+            **({"adapt": True} if opts.adapt else {}),
         },
     }
 

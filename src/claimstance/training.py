@@ -188,7 +188,9 @@ def recalibrate(model_dir: str | Path, dev_file: str, progress: bool = False) ->
     from claimstance.ensemble import is_ensemble_dir
 
     dev_ex = load_labeled(dev_file)
-    classifier = load_classifier(str(model_dir), progress=progress)
+    # A model dir: torch, as training fits it; an ensemble: the backend its members share.
+    backend = "auto" if is_ensemble_dir(model_dir) else "torch"
+    classifier = load_classifier(str(model_dir), progress=progress, backend=backend)
     old = classifier.temperature
     classifier.temperature = 1.0
     metrics = dev_calibration(classifier.logits([ex.text for ex in dev_ex])[0], dev_ex)
