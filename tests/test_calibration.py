@@ -94,15 +94,17 @@ def _labeled(tmp_path, n=120):
     return path
 
 
+def _docs(tmp_path, n=130):
+    """n one-sentence documents."""
+    docs = tmp_path / "docs.jsonl"
+    lines = [json.dumps({"id": f"d{i}", "text": f"Report {i} said prices rose."}) for i in range(n)]
+    docs.write_text("\n".join(lines) + "\n")
+    return docs
+
+
 def test_calibrate_stores_a_threshold_and_predict_adapt_uses_it(model_copy, tmp_path, capsys):
     dev = _labeled(tmp_path)
-    docs = tmp_path / "docs.jsonl"
-    docs.write_text(
-        "".join(
-            json.dumps({"id": f"d{i}", "text": f"Report {i} said prices rose."}) + "\n"
-            for i in range(130)
-        )
-    )
+    docs = _docs(tmp_path)
     base = ["predict", str(docs), "--model", str(model_copy), "--threads", "1", "--sentences"]
     # a dir calibrated before thresholds existed: --adapt says so and changes nothing
     assert main([*base, "-o", str(tmp_path / "plain.jsonl")]) == 0
@@ -160,13 +162,7 @@ def test_resumed_adapt_run_keeps_the_first_chunks_temperature(
     assert (
         main(["calibrate", "--model", str(model_copy), "--dev-file", str(_labeled(tmp_path))]) == 0
     )
-    docs = tmp_path / "docs.jsonl"
-    docs.write_text(
-        "".join(
-            json.dumps({"id": f"d{i}", "text": f"Report {i} said prices rose."}) + "\n"
-            for i in range(130)
-        )
-    )
+    docs = _docs(tmp_path)
     args = ["predict", str(docs), "--model", str(model_copy), "--threads", "1", "--sentences"]
     args += ["--adapt", "--chunk-size", "120"]  # two chunks: 120 sentences, then 10
     full, out = tmp_path / "full.jsonl", tmp_path / "out.jsonl"

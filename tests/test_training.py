@@ -12,24 +12,26 @@ from claimstance.inference import load_classifier
 from claimstance.training import fit_temperature, train
 
 
-def test_smoke_training_writes_a_complete_model_dir(tiny_base_dir, fixtures, tmp_path):
-    # dev must not share documents with train: one fixture document for each (7 and 8 rows)
+def _tiny_config(fixtures, tiny_base_dir, tmp_path, **settings) -> TrainConfig:
+    """A training run of the tiny model on the fixture: dev must not share documents with
+    train, so one fixture document for each (7 and 8 rows)."""
     rows = (fixtures / "labeled_small.jsonl").read_text().splitlines()
     (tmp_path / "train.jsonl").write_text("\n".join(r for r in rows if '"fx-1"' in r) + "\n")
     (tmp_path / "dev.jsonl").write_text("\n".join(r for r in rows if '"fx-2"' in r) + "\n")
-    cfg = TrainConfig(
+    defaults = {"max_length": 32, "epochs": 2, "batch_size": 8, "learning_rate": 1e-3}
+    return TrainConfig(
         train_file=str(tmp_path / "train.jsonl"),
         dev_file=str(tmp_path / "dev.jsonl"),
         test_file="",
         output_dir=str(tmp_path / "run"),
         base_model=str(tiny_base_dir),
-        max_length=32,
-        epochs=2,
-        batch_size=8,
-        learning_rate=1e-3,
         progress=False,
+        **(defaults | settings),
     )
-    out = train(cfg)
+
+
+def test_smoke_training_writes_a_complete_model_dir(tiny_base_dir, fixtures, tmp_path):
+    out = train(_tiny_config(fixtures, tiny_base_dir, tmp_path))
     names = {p.name for p in out.iterdir()}
     assert {
         "config.json",
@@ -191,9 +193,6 @@ def test_rdrop_training_runs_each_batch_twice_and_records_the_setting(
 ):
     from claimstance import training
 
-    rows = (fixtures / "labeled_small.jsonl").read_text().splitlines()
-    (tmp_path / "train.jsonl").write_text("\n".join(r for r in rows if '"fx-1"' in r) + "\n")
-    (tmp_path / "dev.jsonl").write_text("\n".join(r for r in rows if '"fx-2"' in r) + "\n")
     seen: list[tuple[int, int]] = []
     plain = training.rdrop_loss
 
@@ -206,19 +205,14 @@ def test_rdrop_training_runs_each_batch_twice_and_records_the_setting(
     import torch
 
     monkeypatch.setattr(training, "rdrop_loss", spy)
-    cfg = TrainConfig(
-        train_file=str(tmp_path / "train.jsonl"),
-        dev_file=str(tmp_path / "dev.jsonl"),
-        test_file="",
-        output_dir=str(tmp_path / "run"),
-        base_model=str(tiny_base_dir),
-        max_length=32,
+    cfg = _tiny_config(
+        fixtures,
+        tiny_base_dir,
+        tmp_path,
         epochs=1,
         batch_size=4,
-        learning_rate=1e-3,
         rdrop=1.0,
         label_smoothing=0.1,
-        progress=False,
         export_onnx=False,
     )
     out = train(cfg)
