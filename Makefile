@@ -26,7 +26,7 @@ TRAIN_CURRENT = out=$$(sed -n 's/^output_dir *= *"\(.*\)"/\1/p' $$c); \
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install run train predict eval ensemble results corpus data-report sweep test test-slow lint format typecheck clean bench bench-memory ablations
+.PHONY: help install run train predict eval ensemble results corpus data-report sweep test test-slow lint format typecheck clean bench bench-memory ablations adapt-check
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -102,6 +102,9 @@ typecheck: install ## mypy on src/
 
 clean: ## remove caches (keeps .venv and models)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
+
+adapt-check: install ## ECE of predict --adapt by the number of sentences it adapts on, on real news (eval/reports/adapt/)
+	$(BIN)/python eval/adapt_sample_size.py $(REALNEWS) --model $(MODEL)
 
 bench: install ## throughput of every backend vs transformers.pipeline (eval/reports/bench/)
 	$(BIN)/python eval/bench.py --model $(MODEL) --out-dir eval/reports/bench $(BENCH_ARGS)

@@ -183,3 +183,22 @@ def test_resumed_adapt_run_keeps_the_first_chunks_temperature(
     assert "options changed" in capsys.readouterr().err
     assert main([*args, "-o", str(out), "--resume"]) == 0
     assert out.read_bytes() == full.read_bytes()
+
+
+def test_adapt_sample_size_report(model_copy, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from claimstance.backends import write_meta
+
+    path = Path(__file__).resolve().parents[1] / "eval" / "adapt_sample_size.py"
+    spec = importlib.util.spec_from_file_location("adapt_sample_size", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data, out = _labeled(tmp_path, n=60), tmp_path / "size.md"
+    args = [str(data), "--model", str(model_copy), "--sizes", "20,40", "--draws", "5"]
+    assert module.main([*args, "--out", str(out)]) == 1  # no threshold yet: says so
+    write_meta(model_copy, {"temperature": 1e-4, "confidence_threshold": 0.9})
+    assert module.main([*args, "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line[:3] in ("| 2", "| 4", "| 6")]
+    assert [r.split(" | ")[0] for r in rows] == ["| 20", "| 40", "| 60"]
