@@ -33,7 +33,8 @@ MIN_SENTENCES = 100
 _T_BOUNDS = (0.05, 20.0)
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of a (n, labels) array (inference.softmax is this function)."""
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
@@ -61,7 +62,7 @@ def temperature_for_confidence(logits: np.ndarray, target: float) -> float:
     logits = np.asarray(logits, dtype=np.float64)
 
     def gap(log_t: float) -> float:
-        return float(_softmax(logits / math.exp(log_t)).max(1).mean()) - target
+        return float(softmax(logits / math.exp(log_t)).max(1).mean()) - target
 
     lo, hi = math.log(_T_BOUNDS[0]), math.log(_T_BOUNDS[1])
     if gap(lo) <= 0:
@@ -86,7 +87,7 @@ def adapt(
     logits = np.asarray(logits, dtype=np.float64)
     if len(logits) < max(1, min_sentences):
         return None
-    estimate = estimated_accuracy(_softmax(logits / temperature), threshold)
+    estimate = estimated_accuracy(softmax(logits / temperature), threshold)
     adapted = temperature
     # An estimate at or below chance (1 / labels) is no mean score a temperature can give.
     if estimate > 1.0 / logits.shape[1]:

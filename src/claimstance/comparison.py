@@ -28,7 +28,11 @@ from claimstance import provenance
 from claimstance.config import BASE_MODEL, DEFAULT_MODEL_DIR, stale_reason
 from claimstance.data import LabeledExample, load_labeled
 from claimstance.ensemble import is_ensemble_dir
-from claimstance.evaluation import compute_metrics, expected_calibration_error
+from claimstance.evaluation import (
+    adapted_calibration,
+    compute_metrics,
+    expected_calibration_error,
+)
 from claimstance.labels import LABELS
 
 logger = logging.getLogger(__name__)
@@ -151,16 +155,13 @@ def compare(cfg: CompareConfig) -> dict[str, Any]:
         name: _score(gold[name], _cal(logits[name], classifier), cfg) for name in texts
     }
 
+    gold_ids = {name: [LABELS.index(g) for g in gold[name]] for name in texts}
     calibration = {
         name: {
             "temperature": classifier.temperature,
-            "ece_before": expected_calibration_error(
-                softmax(logits[name]), [LABELS.index(g) for g in gold[name]]
-            ),
-            "ece_after": expected_calibration_error(
-                _cal(logits[name], classifier), [LABELS.index(g) for g in gold[name]]
-            ),
-            **_adapted(logits[name], gold[name], classifier),
+            "ece_before": expected_calibration_error(softmax(logits[name]), gold_ids[name]),
+            "ece_after": expected_calibration_error(_cal(logits[name], classifier), gold_ids[name]),
+            **_adapted(logits[name], gold_ids[name], classifier, results[MAIN][name]),
         }
         for name in texts
     }
@@ -268,20 +269,19 @@ def _cal(logits: np.ndarray, classifier: Any) -> np.ndarray:
     return softmax(logits / classifier.temperature)
 
 
-def _adapted(logits: np.ndarray, gold: list[str], classifier: Any) -> dict[str, float]:
-    """The label-free adaptation of the temperature to this set (`predict --adapt`): the
-    accuracy it estimates, the actual accuracy, the temperature and the ECE it gives."""
-    from claimstance.inference import softmax
-
-    adapted = classifier.adaptation(logits)
+def _adapted(
+    logits: np.ndarray, gold_ids: list[int], classifier: Any, scored: dict[str, Any]
+) -> dict[str, float]:
+    """`evaluation.adapted_calibration` under the calibration table's keys, with the actual
+    accuracy (from the model's scores on the set) beside the estimated one."""
+    adapted = adapted_calibration(classifier, logits, gold_ids)
     if adapted is None:
         return {}
-    gold_ids = [LABELS.index(g) for g in gold]
     return {
-        "adapted_temperature": adapted.temperature,
-        "estimated_accuracy": adapted.estimated_accuracy,
-        "accuracy": float(np.mean(logits.argmax(1) == np.asarray(gold_ids))),
-        "ece_adapted": expected_calibration_error(softmax(logits / adapted.temperature), gold_ids),
+        "adapted_temperature": adapted["temperature"],
+        "estimated_accuracy": adapted["estimated_accuracy"],
+        "accuracy": scored["accuracy"],
+        "ece_adapted": adapted["ece"],
     }
 
 

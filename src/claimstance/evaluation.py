@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from claimstance import provenance
+from claimstance.calibration import softmax
 from claimstance.config import EvalConfig
 from claimstance.data import load_labeled
 from claimstance.labels import LABELS
@@ -93,7 +94,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         DataError: the labeled file is missing or malformed.
         ModelDirError: the model dir is missing or broken.
     """
-    from claimstance.inference import load_classifier, softmax  # torch only when evaluating
+    from claimstance.inference import load_classifier  # torch only when evaluating
 
     examples = load_labeled(cfg.data_file)
     classifier = load_classifier(
@@ -109,13 +110,9 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         gold_ids = [LABELS.index(g) for g in gold]
         metrics["temperature"] = classifier.temperature
         metrics["ece_uncalibrated"] = expected_calibration_error(softmax(logits), gold_ids)
-        adapted = classifier.adaptation(logits)
-        if adapted is not None:  # what `predict --adapt` would score: no label is used
-            metrics["adapted"] = {
-                "temperature": adapted.temperature,
-                "estimated_accuracy": adapted.estimated_accuracy,
-                "ece": expected_calibration_error(softmax(logits / adapted.temperature), gold_ids),
-            }
+        adapted = adapted_calibration(classifier, logits, gold_ids)
+        if adapted is not None:
+            metrics["adapted"] = adapted
     metrics["by_length"] = accuracy_by_length([ex.text for ex in examples], gold, pred)
     metrics["provenance"] = {
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -153,6 +150,22 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         "macro-F1 %.3f, accuracy %.3f; report in %s", metrics["macro_f1"], metrics["accuracy"], out
     )
     return metrics
+
+
+def adapted_calibration(
+    classifier: Any, logits: np.ndarray, gold_ids: Sequence[int]
+) -> dict[str, float] | None:
+    """What `predict --adapt` would score on this set (no label is used to adapt): the
+    temperature, the accuracy estimated without labels, and the ECE at that temperature. None
+    when the classifier cannot adapt (no confidence threshold, or too few sentences)."""
+    adapted = classifier.adaptation(logits)
+    if adapted is None:
+        return None
+    return {
+        "temperature": adapted.temperature,
+        "estimated_accuracy": adapted.estimated_accuracy,
+        "ece": expected_calibration_error(softmax(logits / adapted.temperature), list(gold_ids)),
+    }
 
 
 # Sentence length in words: long sentences (mostly quotes of several sentences) are where real

@@ -17,10 +17,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from claimstance import backends
-from claimstance.calibration import Adaptation, adapt
+from claimstance.calibration import Adaptation, adapt, softmax
 from claimstance.config import DEFAULT_MODEL_DIR
 from claimstance.data import Document, PredictionWriter, Sentence, document_sentences
 from claimstance.labels import LABELS
+
+__all__ = ["Classifier", "EnsembleClassifier", "Prediction", "load_classifier", "softmax"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +90,11 @@ class Classifier:
             return None
         return adapt(logits, self.temperature, self.confidence_threshold)
 
-    def predict(self, texts: Sequence[str], adapt_to_batch: bool = False) -> list[Prediction]:
-        """One Prediction per text, in input order. With adapt_to_batch, the scores use the
-        temperature adapted to these texts when there are enough of them (labels never change)."""
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """One Prediction per text, in input order."""
         if not texts:
             return []
-        logits, truncated = self.logits(texts)
-        adapted = self.adaptation(logits) if adapt_to_batch else None
-        return self.predictions(logits, truncated, adapted.temperature if adapted else None)
+        return self.predictions(*self.logits(texts))
 
     def predictions(
         self, logits: np.ndarray, truncated: list[bool], temperature: float | None = None
@@ -141,12 +140,6 @@ class EnsembleClassifier(Classifier):
             total += softmax(logits / member.temperature)
             truncated = [a or b for a, b in zip(truncated, cut, strict=True)]
         return np.log(np.clip(total / len(self.members), 1e-12, 1.0)).astype(np.float32), truncated
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 def load_classifier(

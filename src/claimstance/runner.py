@@ -143,9 +143,15 @@ def run_predict(opts: PredictOptions, stdin: IO[Any] | None = None) -> RunReport
         on_bad=skip.write if skip else None,
         exclude=exclude,
     )
-    report = RunReport(read, LabelStats(), opts.output, opts.skip_bad, adapt=opts.adapt)
-    report.dev_temperature = classifier.temperature
-    report.threshold = classifier.confidence_threshold
+    report = RunReport(
+        read,
+        LabelStats(),
+        opts.output,
+        opts.skip_bad,
+        adapt=opts.adapt,
+        dev_temperature=classifier.temperature,
+        threshold=classifier.confidence_threshold,
+    )
     ok = False
     try:
         if opts.output == "-":

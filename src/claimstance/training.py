@@ -176,6 +176,13 @@ def dev_calibration(logits: np.ndarray, dev_ex: list[LabeledExample]) -> dict[st
     return metrics
 
 
+def _store_calibration(model_dir: Path, metrics: dict[str, Any]) -> None:
+    """Write dev_calibration's fit into claimstance.json and the metrics into metrics.json."""
+    fitted = {k: metrics[k] for k in ("temperature", "confidence_threshold")}
+    modeling.write_meta(model_dir, fitted)
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+
 def recalibrate(model_dir: str | Path, dev_file: str, progress: bool = False) -> dict[str, Any]:
     """Fit a trained model dir's (or an ensemble dir's) temperature and confidence threshold on
     `dev_file` again and store them: for dirs trained before the threshold existed, or to
@@ -191,13 +198,10 @@ def recalibrate(model_dir: str | Path, dev_file: str, progress: bool = False) ->
     # A model dir: torch, as training fits it; an ensemble: the backend its members share.
     backend = "auto" if is_ensemble_dir(model_dir) else "torch"
     classifier = load_classifier(str(model_dir), progress=progress, backend=backend)
-    old = classifier.temperature
-    classifier.temperature = 1.0
+    old = classifier.temperature  # logits are raw: the stored temperature plays no part
     metrics = dev_calibration(classifier.logits([ex.text for ex in dev_ex])[0], dev_ex)
     metrics["data"] = dev_file
-    fitted = {k: metrics[k] for k in ("temperature", "confidence_threshold")}
-    modeling.write_meta(model_dir, fitted)
-    (Path(model_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    _store_calibration(Path(model_dir), metrics)
     record = Path(model_dir) / "train_config.json"
     if not is_ensemble_dir(model_dir) and record.is_file():  # the model card quotes the metrics
         write_model_card(Path(model_dir), json.loads(record.read_text()), metrics)
@@ -307,11 +311,7 @@ def _calibrate_and_describe(
     classifier = load_classifier(str(model_dir), backend="torch", progress=cfg.progress)
     metrics = dev_calibration(classifier.logits([ex.text for ex in dev_ex])[0], dev_ex)
     temperature = metrics["temperature"]
-    modeling.write_meta(
-        model_dir,
-        {"temperature": temperature, "confidence_threshold": metrics["confidence_threshold"]},
-    )
-    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    _store_calibration(model_dir, metrics)
     info = {
         "config": cfg.to_dict(),
         "data": {
