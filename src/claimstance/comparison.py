@@ -229,9 +229,7 @@ def compare(cfg: CompareConfig) -> dict[str, Any]:
         {n: (logits[n], gold[n]) for n in texts},
         classifier.temperature,
         out / "reliability.png",
-        adapted={
-            n: c["adapted_temperature"] for n, c in calibration.items() if c.get("ece_adapted")
-        },
+        adapted={n: c["adapted_temperature"] for n, c in calibration.items() if "ece_adapted" in c},
     )
     from claimstance.evaluation import plot_confusion
 
