@@ -224,3 +224,35 @@ def test_rdrop_training_runs_each_batch_twice_and_records_the_setting(
     cfg.rdrop, cfg.output_dir = 0.0, str(tmp_path / "plain")
     train(cfg)
     assert seen == []  # rdrop 0: the plain Trainer's loss
+
+
+def test_augment_restyles_training_sentences_only_and_records_it(
+    tiny_base_dir, fixtures, tmp_path, monkeypatch
+):
+    from claimstance import training
+
+    seen: dict[str, list[str]] = {}
+    plain = training._dataset
+
+    def spy(examples, tokenizer, max_length):
+        seen.setdefault("train" if "train" not in seen else "dev", [e.text for e in examples])
+        return plain(examples, tokenizer, max_length)
+
+    monkeypatch.setattr(training, "_dataset", spy)
+    cfg = _tiny_config(
+        fixtures, tiny_base_dir, tmp_path, epochs=1, augment=1.0, rdrop=0.0, export_onnx=False
+    )
+    out = train(cfg)
+    written = [json.loads(line)["text"] for line in open(cfg.train_file)]
+    dev = [json.loads(line)["text"] for line in open(cfg.dev_file)]
+    record = json.loads((out / "train_config.json").read_text())
+    changed = len(seen["train"]) - len(written)  # restyled copies added to the split as written
+    assert changed == record["restyled"]["sentences"] > 0
+    assert set(written) <= set(seen["train"])
+    assert record["data"]["train"]["rows"] == len(written)
+    assert seen["dev"] == dev  # the dev split is never restyled
+    assert record["config"]["augment"] == 1.0
+    card = (out / "README.md").read_text()
+    assert f"Restyled: {changed} copies of training sentences (augment 1.0)" in card
+    with pytest.raises(ValueError, match="augment must be in"):
+        TrainConfig(augment=2.0)

@@ -37,6 +37,10 @@ class TrainConfig:
     # between the two predictions is added to the loss with this weight. Training takes about
     # 1.6 times as long. As train/configs/base.toml.
     rdrop: float = 1.0
+    # Fraction of training sentences that get a copy rewritten in other news writing habits
+    # (augment.py: speaker before the quote, quote marks, "[...]", neutral reporting verbs,
+    # semicolons, dashes), added to the train split with the same label. 0: the corpus as written.
+    augment: float = 0.0
     # Keep the embeddings and the first N transformer layers of the base model frozen (0: train
     # everything): less of the pretrained encoder is rewritten to fit the corpus's style.
     freeze_layers: int = 0
@@ -71,6 +75,8 @@ class TrainConfig:
             raise ValueError(f"freeze_layers must be 0 or more, got {self.freeze_layers}")
         if self.rdrop < 0:
             raise ValueError(f"rdrop must be 0 or more, got {self.rdrop}")
+        if not 0 <= self.augment <= 1:
+            raise ValueError(f"augment must be in [0, 1], got {self.augment}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
@@ -139,7 +145,7 @@ def load_train_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
 
 # Keys added after models were trained: a train_config.json without one was trained with this
 # value (the setting did not exist, so it was off).
-ADDED_KEYS: dict[str, Any] = {"rdrop": 0.0}
+ADDED_KEYS: dict[str, Any] = {"rdrop": 0.0, "augment": 0.0}
 
 # What a run learns from besides its data: a model dir trained with other values of these is no
 # longer the run its config describes (output paths, threads and exports do not count).
@@ -153,6 +159,7 @@ LEARNING_KEYS = (
     "warmup_ratio",
     "label_smoothing",
     "rdrop",
+    "augment",
     "freeze_layers",
     "group_by_length",
     "seed",

@@ -52,6 +52,17 @@ def write_model_card(model_dir: Path, info: dict[str, Any], metrics: dict[str, A
             else "plain cross-entropy loss"
         )
         + f"; {info['train_seconds']:.0f} s on {info['torch_threads']} CPU threads.",
+        *(
+            [
+                f"- Restyled: {info['restyled'].get('sentences', 0)} copies of training sentences "
+                f"(augment {cfg['augment']}) rewritten in other news habits and added with their "
+                "labels (claimstance.augment): "
+                + ", ".join(f"{k} {v}" for k, v in info["restyled"].items() if k != "sentences")
+                + "."
+            ]
+            if cfg.get("augment")
+            else []
+        ),
         f"- Scores are calibrated by temperature scaling on the dev split "
         f"(T = {metrics['temperature']:.3f})"
         + (

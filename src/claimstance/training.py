@@ -243,6 +243,14 @@ def train(cfg: TrainConfig) -> Path:
         train_ex = train_ex[: cfg.max_train_rows]
     if cfg.max_dev_rows:
         dev_ex = dev_ex[: cfg.max_dev_rows]
+    restyled: dict[str, int] = {}
+    written = train_ex  # the split as written: what train_config.json describes
+    if cfg.augment > 0:
+        from claimstance.augment import restyle_examples
+
+        train_ex, counts = restyle_examples(train_ex, cfg.augment, cfg.seed)
+        restyled = dict(counts.most_common())
+        logger.info("added %d restyled training sentences: %s", counts["sentences"], restyled)
     for name, exs in (("train", train_ex), ("dev", dev_ex)):
         logger.info("%s: %d sentences %s", name, len(exs), dict(Counter(ex.label for ex in exs)))
     logger.info("config: %s", json.dumps(cfg.to_dict()))
@@ -285,7 +293,7 @@ def train(cfg: TrainConfig) -> Path:
         modeling.save(model, tokenizer, model_dir, cfg.max_length)
         shutil.rmtree(staging / "checkpoints", ignore_errors=True)
         _calibrate_and_describe(
-            cfg, model_dir, train_ex, dev_ex, train_seconds, trainer.state.best_metric
+            cfg, model_dir, written, dev_ex, train_seconds, trainer.state.best_metric, restyled
         )
         if out.exists():
             shutil.rmtree(out)
@@ -307,6 +315,7 @@ def _calibrate_and_describe(
     dev_ex: list[LabeledExample],
     train_seconds: float,
     best_selection_f1: float | None,
+    restyled: dict[str, int] | None = None,
 ) -> None:
     classifier = load_classifier(str(model_dir), backend="torch", progress=cfg.progress)
     metrics = dev_calibration(classifier.logits([ex.text for ex in dev_ex])[0], dev_ex)
@@ -327,6 +336,7 @@ def _calibrate_and_describe(
                 ("dev", cfg.dev_file, dev_ex),
             )
         },
+        "restyled": restyled or {},
         "base_model": str(modeling.resolve_base_model(cfg.base_model)),
         "train_seconds": round(train_seconds, 1),
         "torch_threads": torch.get_num_threads(),
