@@ -76,3 +76,46 @@ def test_accuracy_by_length_bands():
     assert (by["12-17"]["n"], by["12-17"]["accuracy"]) == (1, 0.0)
     assert (by["35+"]["n"], by["35+"]["accuracy"]) == (2, 0.5)
     assert by["18-24"] == {"words": "18-24", "n": 0, "accuracy": None}
+
+
+def test_accuracy_by_form_compares_sentences_with_and_without_each_form():
+    from claimstance.evaluation import FORMS, accuracy_by_form, render_report
+
+    texts = [
+        'The mayor said, "We will rebuild."',  # a quote, the speaker before it
+        '"We will rebuild," the mayor said.',  # a quote, the speaker after it
+        "Talks resumed; the strike ended.",
+        "Prices rose.",
+    ]
+    rows = accuracy_by_form(texts, ["pledge", "pledge", "none", "none"], ["pledge", "none"] * 2)
+    by = {r["form"]: r for r in rows}
+    assert list(by) == [name for name, _ in FORMS]
+    assert by["a double quote mark"] == {
+        "form": "a double quote mark",
+        "n": 2,
+        "accuracy": 0.5,
+        "accuracy_without": 0.5,
+    }
+    assert (
+        by["the speaker before a quote"]["n"],
+        by["the speaker before a quote"]["accuracy"],
+    ) == (
+        1,
+        1.0,
+    )
+    assert by["the speaker before a quote"]["accuracy_without"] == pytest.approx(1 / 3)
+    assert (by["a semicolon"]["n"], by["a semicolon"]["accuracy"]) == (1, 0.0)
+    assert by["a colon"]["n"] == 0 and by["a colon"]["accuracy"] is None
+    report = render_report(
+        {
+            "macro_f1": 0.5,
+            "accuracy": 0.5,
+            "n": 4,
+            "per_label": {},
+            "confusion_matrix": {"labels": [], "matrix": []},
+            "by_form": rows,
+        },
+        "t",
+    )
+    assert "| the speaker before a quote | 1 | 1.000 | 0.333 |" in report
+    assert "| a colon | 0 | - | 0.500 |" in report
