@@ -61,7 +61,7 @@ eval: install ## model reports on SPLIT and real news, the comparison with basel
 	  if [ -f $(REALNEWS) ]; then $(BIN)/claimstance evaluate $(REALNEWS) --model $(ENSEMBLE) \
 	    --report-dir eval/reports/$(notdir $(ENSEMBLE))/realnews-dev; fi; fi
 
-ablations: install ## train every ablation model that is missing, or trained on an older corpus or config (8-19 min each)
+ablations: install ## train every ablation model that is missing, or trained on an older corpus or config (8-24 min each)
 	@for c in train/configs/ablations/*.toml; do $(TRAIN_CURRENT); done
 
 ensemble: install ## the default model and its two seed runs as one ensemble (more accurate, a third of the speed)
