@@ -60,8 +60,7 @@ def quote_spans(text: str) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
-def _in_quote(text: str, at: int) -> bool:
-    return any(start <= at < end for start, end in quote_spans(text))
+_STRAIGHT = str.maketrans("“”‘’", "\"\"''")
 
 
 def straight_quotes(text: str, rng: random.Random) -> str | None:
@@ -69,9 +68,6 @@ def straight_quotes(text: str, rng: random.Random) -> str | None:
     if not re.search("[“”‘’]", text):
         return None
     return text.translate(_STRAIGHT)
-
-
-_STRAIGHT = str.maketrans("“”‘’", "\"\"''")
 
 
 # 'X said, "A full sentence."' -> 'X said: "A full sentence."' (not a quoted fragment, not the
@@ -119,10 +115,17 @@ def bracket_initial(text: str, rng: random.Random) -> str | None:
     return f"{text[: m.start()]}{verb} that {mark}[{word[0].lower()}]{word[1:]}{text[m.end() :]}"
 
 
+# words before "said" after which a swap reads wrong ("is said to", "as said", "has added")
+_AUX = {"is", "was", "were", "are", "be", "been", "being", "as", "had", "has", "have"}
+# a dateline lead ("LIMA, May 2 — ..."), whose first attribution cannot be "added"
+_DATELINE = re.compile(r"^[A-Z][A-Z .'-]+,[^—]{0,40}—")
+
+
 def reporting_verb(text: str, rng: random.Random) -> str | None:
     """'said' (outside quotations, not 'is said to', 'said by') as another neutral verb of saying:
     'stated' or 'added', and before 'that' also 'remarked', 'commented' or 'told reporters'.
     Never a verb that vouches for the content ('noted', 'explained') or carries an act."""
+    spans = quote_spans(text)
     candidates = []
     for m in re.finditer(r"(?<![\w-])said\b", text):
         before = text[: m.start()].split()
@@ -131,7 +134,7 @@ def reporting_verb(text: str, rng: random.Random) -> str | None:
             continue
         if following and following[0].lower() in {"to", "by", "for"}:
             continue
-        if _in_quote(text, m.start()):
+        if any(start <= m.start() < end for start, end in spans):
             continue  # never misquote a speaker
         candidates.append(m)
     if not candidates:
@@ -147,9 +150,6 @@ def reporting_verb(text: str, rng: random.Random) -> str | None:
         return None
     return text[: m.start()] + rng.choice(choices) + text[m.end() :]
 
-
-_AUX = {"is", "was", "were", "are", "be", "been", "being", "as", "had", "has", "have"}
-_DATELINE = re.compile(r"^[A-Z][A-Z .'-]+,[^—]{0,40}—")
 
 # ', and the ...' joining two full clauses (the second has a verb)
 _COMMA_AND = re.compile(r", and (the|a|an|it|its|he|she|they|their|his|her|we|this) ")

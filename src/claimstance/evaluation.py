@@ -175,20 +175,31 @@ def adapted_calibration(
 LENGTH_BANDS = ((1, 11), (12, 17), (18, 24), (25, 34), (35, None))
 
 
+def _share(flags: Sequence[bool]) -> float | None:
+    """The fraction of True in `flags`; None when there are none."""
+    return sum(flags) / len(flags) if flags else None
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def accuracy_by_length(
     texts: Sequence[str], gold: Sequence[str], pred: Sequence[str]
 ) -> list[dict[str, Any]]:
     """Sentences and accuracy in each band of LENGTH_BANDS (whitespace words)."""
     bands = []
     words = [len(t.split()) for t in texts]
+    right = [g == p for g, p in zip(gold, pred, strict=True)]
     for lo, hi in LENGTH_BANDS:
-        idx = [i for i, n in enumerate(words) if n >= lo and (hi is None or n <= hi)]
-        right = sum(gold[i] == pred[i] for i in idx)
+        inside = [
+            r for r, n in zip(right, words, strict=True) if n >= lo and (hi is None or n <= hi)
+        ]
         bands.append(
             {
                 "words": f"{lo}-{hi}" if hi else f"{lo}+",
-                "n": len(idx),
-                "accuracy": right / len(idx) if idx else None,
+                "n": len(inside),
+                "accuracy": _share(inside),
             }
         )
     return bands
@@ -213,18 +224,18 @@ def accuracy_by_form(
     texts: Sequence[str], gold: Sequence[str], pred: Sequence[str]
 ) -> list[dict[str, Any]]:
     """For each of FORMS: how many sentences have it, the accuracy on them and on the others."""
+    right = [g == p for g, p in zip(gold, pred, strict=True)]
     rows = []
     for name, pattern in FORMS:
         has = [bool(re.search(pattern, t)) for t in texts]
-        right = [g == p for g, p in zip(gold, pred, strict=True)]
         with_it = [r for r, h in zip(right, has, strict=True) if h]
         without = [r for r, h in zip(right, has, strict=True) if not h]
         rows.append(
             {
                 "form": name,
                 "n": len(with_it),
-                "accuracy": sum(with_it) / len(with_it) if with_it else None,
-                "accuracy_without": sum(without) / len(without) if without else None,
+                "accuracy": _share(with_it),
+                "accuracy_without": _share(without),
             }
         )
     return rows
@@ -289,8 +300,7 @@ def render_report(metrics: dict[str, Any], title: str) -> str:
         lines += ["", "## Accuracy by sentence length", "", "| words | sentences | accuracy |"]
         lines.append("| --- | --- | --- |")
         for band in metrics["by_length"]:
-            acc = "-" if band["accuracy"] is None else f"{band['accuracy']:.3f}"
-            lines.append(f"| {band['words']} | {band['n']} | {acc} |")
+            lines.append(f"| {band['words']} | {band['n']} | {_cell(band['accuracy'])} |")
     if metrics.get("by_form"):
         lines += [
             "",
@@ -300,10 +310,10 @@ def render_report(metrics: dict[str, Any], title: str) -> str:
             "| --- | --- | --- | --- |",
         ]
         for row in metrics["by_form"]:
-            acc, rest = (
-                "-" if v is None else f"{v:.3f}" for v in (row["accuracy"], row["accuracy_without"])
+            lines.append(
+                f"| {row['form']} | {row['n']} | {_cell(row['accuracy'])} | "
+                f"{_cell(row['accuracy_without'])} |"
             )
-            lines.append(f"| {row['form']} | {row['n']} | {acc} | {rest} |")
     return "\n".join(lines) + "\n"
 
 
