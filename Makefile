@@ -26,7 +26,7 @@ TRAIN_CURRENT = out=$$(sed -n 's/^output_dir *= *"\(.*\)"/\1/p' $$c); \
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install run train predict eval ensemble results corpus data-report sweep test test-slow lint format typecheck clean bench bench-memory ablations adapt-check
+.PHONY: help install run train predict eval ensemble results corpus data-report sweep test test-slow lint format typecheck clean bench bench-memory ablations adapt-check annotator-check
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -105,6 +105,9 @@ clean: ## remove caches (keeps .venv and models)
 
 adapt-check: install ## ECE of predict --adapt by the number of sentences it adapts on, on real news (eval/reports/adapt/)
 	$(BIN)/python eval/adapt_sample_size.py $(REALNEWS) --model $(MODEL)
+
+annotator-check: install ## the blind annotators of eval/annotators/ and the model against the real-news gold (eval/reports/annotators/)
+	$(BIN)/python eval/annotator_agreement.py $(REALNEWS) eval/annotators/A.jsonl eval/annotators/B.jsonl --model $(MODEL)
 
 bench: install ## throughput of every backend vs transformers.pipeline (eval/reports/bench/)
 	$(BIN)/python eval/bench.py --model $(MODEL) --out-dir eval/reports/bench $(BENCH_ARGS)

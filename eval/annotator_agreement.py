@@ -1,0 +1,179 @@
+"""How far a careful reader of the guidelines gets on a labeled set, next to the model.
+
+`make annotator-check` scores the blind labels of this team's annotators (`eval/annotators/*.jsonl`:
+`id` and `label` only, no text) against the real-news development set's gold labels, and against
+each other, and runs the model on the same sentences: which of its errors both annotators avoided
+(errors a careful reading of LABELS.md does not make) and which they share (sentences where the
+guidelines leave room). It writes eval/reports/annotators/report.md and metrics.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from claimstance.comparison import bootstrap_macro_f1
+from claimstance.data import load_labeled
+from claimstance.evaluation import compute_metrics
+from claimstance.labels import LABELS
+
+
+def cohen_kappa(a: list[str], b: list[str]) -> float:
+    """Cohen's kappa of two label sequences of the same length (1.0 when both are constant
+    and equal)."""
+    n = len(a)
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    ca, cb = Counter(a), Counter(b)
+    expected = sum(ca[label] * cb[label] for label in ca) / (n * n)
+    return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def load_annotation(path: Path, ids: list[str]) -> list[str]:
+    """An annotator's labels in the order of `ids`.
+
+    Raises:
+        ValueError: an id missing or unknown, or a label outside LABELS.
+    """
+    labels: dict[str, str] = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if row.get("label") not in LABELS:
+            raise ValueError(f"{path}:{lineno}: label {row.get('label')!r} is not one of {LABELS}")
+        labels[str(row["id"])] = row["label"]
+    missing = [i for i in ids if i not in labels]
+    unknown = sorted(set(labels) - set(ids))
+    if missing or unknown:
+        raise ValueError(
+            f"{path}: {len(missing)} ids of the data set have no label (first: {missing[:3]}), "
+            f"{len(unknown)} labels have no sentence (first: {unknown[:3]})"
+        )
+    return [labels[i] for i in ids]
+
+
+def score(gold: list[str], pred: list[str]) -> dict[str, Any]:
+    """Macro-F1 with its bootstrap 95% interval, accuracy, kappa and per-label F1."""
+    metrics = compute_metrics(gold, pred)
+    lo, hi = bootstrap_macro_f1(gold, pred)
+    return {
+        "macro_f1": metrics["macro_f1"],
+        "ci95": [lo, hi],
+        "accuracy": metrics["accuracy"],
+        "kappa": cohen_kappa(gold, pred),
+        "f1": {label: metrics["per_label"][label]["f1"] for label in LABELS},
+    }
+
+
+def agreement(
+    gold: list[str], annotators: dict[str, list[str]], model: list[str] | None
+) -> dict[str, Any]:
+    """Every annotator (and the model) against gold, annotators against each other, and the
+    model's errors split by what the annotators did on them."""
+    report: dict[str, Any] = {
+        "n": len(gold),
+        "vs_gold": {name: score(gold, labels) for name, labels in annotators.items()},
+    }
+    names = list(annotators)
+    report["pairwise"] = {
+        f"{a} vs {b}": score(annotators[a], annotators[b])
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    }
+    if model is not None:
+        report["vs_gold"]["model"] = score(gold, model)
+        errors = [i for i, (g, p) in enumerate(zip(gold, model, strict=True)) if g != p]
+        right = [i for i in errors if all(labels[i] == gold[i] for labels in annotators.values())]
+        same = [i for i in errors if all(labels[i] == model[i] for labels in annotators.values())]
+        cells = Counter(f"{gold[i]} -> {model[i]}" for i in right)
+        report["model_errors"] = {
+            "errors": len(errors),
+            "annotators_all_right": len(right),
+            "annotators_all_same_as_model": len(same),
+            "annotators_right_by_cell": dict(cells.most_common()),
+        }
+    return report
+
+
+def render(report: dict[str, Any], data: str, model_name: str | None) -> str:
+    """report.md: the tables for people."""
+    lines = [
+        f"# Annotators and model against the gold labels: {Path(data).name}",
+        "",
+        f"{report['n']} sentences. Each annotator labeled them blind: the guidelines "
+        "(`LABELS.md`) and the sentence with the one before it, no gold label, no other "
+        "annotator's label (`eval/annotators/README.md`). Macro-F1 with a bootstrap 95% "
+        "interval.",
+        "",
+        "| labels | macro-F1 [95% CI] | accuracy | kappa | "
+        + " | ".join(f"F1 {label}" for label in LABELS)
+        + " |",
+        "| --- | --- | --- | --- | " + " | ".join("---" for _ in LABELS) + " |",
+    ]
+
+    def row(name: str, s: dict[str, Any]) -> str:
+        return (
+            f"| {name} | {s['macro_f1']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] | "
+            f"{s['accuracy']:.3f} | {s['kappa']:.3f} | "
+            + " | ".join(f"{s['f1'][label]:.3f}" for label in LABELS)
+            + " |"
+        )
+
+    for name, s in report["vs_gold"].items():
+        label = f"model `{model_name}`" if name == "model" else f"annotator {name}"
+        lines.append(row(f"{label} vs gold", s))
+    for name, s in report["pairwise"].items():
+        lines.append(row(f"annotators {name}", s))
+    if "model_errors" in report:
+        e = report["model_errors"]
+        lines += [
+            "",
+            f"Of the model's {e['errors']} errors, every annotator gave the gold label to "
+            f"{e['annotators_all_right']} and every annotator gave the model's label to "
+            f"{e['annotators_all_same_as_model']}. The errors every annotator avoided, by "
+            "gold -> model label:",
+            "",
+            "| gold -> model | sentences |",
+            "| --- | --- |",
+        ]
+        lines += [f"| {cell} | {n} |" for cell, n in e["annotators_right_by_cell"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", help="labeled JSONL with an `id` field (the gold labels)")
+    parser.add_argument("annotations", nargs="+", help="JSONL of `id` and `label`, one a file")
+    parser.add_argument("--model", help="a model dir to run on the same sentences")
+    parser.add_argument("--out-dir", default="eval/reports/annotators")
+    args = parser.parse_args(argv)
+
+    rows = [json.loads(line) for line in Path(args.data).read_text().splitlines() if line.strip()]
+    examples = load_labeled(args.data)  # validates text and label
+    ids = [str(r["id"]) for r in rows]
+    gold = [ex.label for ex in examples]
+    try:
+        annotators = {Path(p).stem: load_annotation(Path(p), ids) for p in args.annotations}
+    except ValueError as err:
+        print(f"annotator_agreement: {err}", file=sys.stderr)
+        return 1
+    model = None
+    if args.model:
+        from claimstance.inference import load_classifier
+
+        model = [p.label for p in load_classifier(args.model).predict([ex.text for ex in examples])]
+    report = agreement(gold, annotators, model)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.md").write_text(render(report, args.data, args.model))
+    print((out / "report.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
