@@ -1,0 +1,82 @@
+"""Weight-space ensembling with the base model (WiSE-FT): does pulling the fine-tuned encoder back
+toward the pretrained all-MiniLM-L6-v2 weights carry better to real news?
+
+For each alpha, every encoder weight becomes alpha * fine-tuned + (1 - alpha) * pretrained; the
+classification head (absent from the base model) stays fine-tuned. The script scores each mix on
+labeled JSONL files (torch backend, argmax labels) and prints one table. Analysis only: nothing
+is written to the model dir.
+
+    python eval/wise_ft.py --model model/claimstance-minilm --alphas 1,0.9,0.8,0.6 \
+        data/corpus/dev.jsonl ../shared/realnews/dev.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from claimstance import modeling
+from claimstance.config import BASE_MODEL
+from claimstance.data import load_labeled
+from claimstance.evaluation import compute_metrics
+from claimstance.labels import LABELS
+
+
+def interpolate(
+    finetuned: dict[str, torch.Tensor], pretrained: dict[str, torch.Tensor], alpha: float
+) -> tuple[dict[str, torch.Tensor], int]:
+    """The mixed state dict, and how many tensors were mixed (those the base model also has,
+    under the same name or without the `bert.` prefix; the rest are kept as fine-tuned)."""
+    mixed, count = {}, 0
+    for name, value in finetuned.items():
+        base = pretrained.get(name, pretrained.get(name.removeprefix("bert.")))
+        if base is not None and value.is_floating_point() and base.shape == value.shape:
+            mixed[name] = alpha * value + (1 - alpha) * base.to(value.dtype)
+            count += 1
+        else:
+            mixed[name] = value
+    return mixed, count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", nargs="+", help="labeled JSONL files to score")
+    parser.add_argument("--model", default="model/claimstance-minilm")
+    parser.add_argument("--base-model", default=BASE_MODEL)
+    parser.add_argument("--alphas", default="1,0.9,0.8,0.7,0.6")
+    args = parser.parse_args(argv)
+
+    loaded = modeling.load(args.model)
+    model, tokenizer = loaded.model.eval(), loaded.tokenizer
+    pretrained = load_file(str(modeling.resolve_base_model(args.base_model) / "model.safetensors"))
+    finetuned = {k: v.clone() for k, v in model.state_dict().items()}
+    sets = {path: load_labeled(path) for path in args.data}
+    print("| alpha | " + " | ".join(f"{p} macro-F1 | accuracy" for p in sets) + " |")
+    print("| --- | " + " | ".join("--- | ---" for _ in sets) + " |")
+    for alpha in (float(a) for a in args.alphas.split(",")):
+        mixed, count = interpolate(finetuned, pretrained, alpha)
+        if count == 0:
+            print(f"{args.base_model}: no weight matches the model's", file=sys.stderr)
+            return 1
+        model.load_state_dict(mixed)
+        cells = []
+        for examples in sets.values():
+            ids, _ = modeling.encode(tokenizer, [ex.text for ex in examples], loaded.max_length)
+            preds = []
+            for start in range(0, len(ids), 64):
+                batch = modeling.collate(ids[start : start + 64], tokenizer.pad_token_id)
+                with torch.inference_mode():
+                    logits = model(**batch).logits.float().numpy()
+                preds += [LABELS[i] for i in np.argmax(logits, axis=1)]
+            m = compute_metrics([ex.label for ex in examples], preds)
+            cells.append(f"{m['macro_f1']:.3f} | {m['accuracy']:.3f}")
+        print(f"| {alpha:.2f} | " + " | ".join(cells) + " |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
