@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -59,3 +60,11 @@ def test_readme_bench_table_matches_the_bench_report():
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     readme = (ROOT / "README.md").read_text()
     assert rows and all(row in readme for row in rows)
+
+
+def test_readme_annotator_table_matches_the_annotator_report():
+    lines = (ROOT / "eval/reports/annotators/report.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| labels"))
+    rows = list(itertools.takewhile(lambda line: line.startswith("|"), lines[start:]))
+    readme = (ROOT / "README.md").read_text()
+    assert len(rows) >= 4 and all(row in readme for row in rows)
