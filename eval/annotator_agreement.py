@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from claimstance.comparison import bootstrap_macro_f1
-from claimstance.data import load_labeled
+from claimstance.data import LabeledExample, _labeled_records, _read_text, load_labeled
 from claimstance.evaluation import compute_metrics
 from claimstance.labels import LABELS
 
@@ -26,26 +26,51 @@ def cohen_kappa(a: list[str], b: list[str]) -> float:
     """Cohen's kappa of two label sequences of the same length (1.0 when both are constant
     and equal)."""
     n = len(a)
+    if n == 0:
+        raise ValueError("kappa of no labels")
     observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
     ca, cb = Counter(a), Counter(b)
     expected = sum(ca[label] * cb[label] for label in ca) / (n * n)
     return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
 
 
+def read_gold(path: str | Path) -> tuple[list[str], list[LabeledExample]]:
+    """The ids and the labeled examples of the gold file, read once and in the same order.
+
+    Raises:
+        ValueError: a row without an `id`, or an id repeated (DataError: a bad text or label).
+    """
+    examples = load_labeled(path)
+    records = dict(_labeled_records(_read_text(Path(path)), str(path)))
+    ids = []
+    for ex in examples:
+        record = records[int(ex.source.rsplit(":", 1)[1])]
+        if "id" not in record:
+            raise ValueError(f"{ex.source}: no `id` field")
+        ids.append(str(record["id"]))
+    repeated = [i for i, n in Counter(ids).items() if n > 1]
+    if repeated:
+        raise ValueError(f"{path}: ids repeated: {repeated[:3]}")
+    return ids, examples
+
+
 def load_annotation(path: Path, ids: list[str]) -> list[str]:
     """An annotator's labels in the order of `ids`.
 
     Raises:
-        ValueError: an id missing or unknown, or a label outside LABELS.
+        ValueError: a bad line, an id repeated, missing or unknown, or a label outside LABELS.
     """
     labels: dict[str, str] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if row.get("label") not in LABELS:
-            raise ValueError(f"{path}:{lineno}: label {row.get('label')!r} is not one of {LABELS}")
-        labels[str(row["id"])] = row["label"]
+    for lineno, record in _labeled_records(_read_text(path), str(path)):
+        where = f"{path}:{lineno}"
+        if record.get("label") not in LABELS:
+            raise ValueError(f"{where}: label {record.get('label')!r} is not one of {LABELS}")
+        if "id" not in record:
+            raise ValueError(f"{where}: no `id` field")
+        key = str(record["id"])
+        if key in labels:
+            raise ValueError(f"{where}: id {key!r} repeated")
+        labels[key] = record["label"]
     missing = [i for i in ids if i not in labels]
     unknown = sorted(set(labels) - set(ids))
     if missing or unknown:
@@ -152,13 +177,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", default="eval/reports/annotators")
     args = parser.parse_args(argv)
 
-    rows = [json.loads(line) for line in Path(args.data).read_text().splitlines() if line.strip()]
-    examples = load_labeled(args.data)  # validates text and label
-    ids = [str(r["id"]) for r in rows]
-    gold = [ex.label for ex in examples]
+    names = [Path(p).stem for p in args.annotations]
+    if len(set(names)) < len(names) or "model" in names:
+        print(
+            f"annotator_agreement: annotation files need distinct names other than 'model' "
+            f"(the name of a row): got {names}",
+            file=sys.stderr,
+        )
+        return 1
     try:
-        annotators = {Path(p).stem: load_annotation(Path(p), ids) for p in args.annotations}
-    except ValueError as err:
+        ids, examples = read_gold(args.data)
+        gold = [ex.label for ex in examples]
+        annotators = {
+            name: load_annotation(Path(path), ids)
+            for name, path in zip(names, args.annotations, strict=True)
+        }
+    except ValueError as err:  # DataError included
         print(f"annotator_agreement: {err}", file=sys.stderr)
         return 1
     model = None

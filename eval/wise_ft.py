@@ -1,10 +1,12 @@
 """Weight-space ensembling with the base model (WiSE-FT): does pulling the fine-tuned encoder back
 toward the pretrained all-MiniLM-L6-v2 weights carry better to real news?
 
-For each alpha, every encoder weight becomes alpha * fine-tuned + (1 - alpha) * pretrained; the
-classification head (absent from the base model) stays fine-tuned. The script scores each mix on
-labeled JSONL files (torch backend, argmax labels) and prints one table. Analysis only: nothing
-is written to the model dir.
+For each alpha, every encoder weight becomes alpha * fine-tuned + (1 - alpha) * pretrained. The
+classification head (absent from the base model) and, by default, the pooler (present in the base
+checkpoint but unused by sentence-transformers, which mean-pools, so its pretrained weights mean
+nothing to the head) stay fine-tuned (`--keep`). The script scores each mix on labeled JSONL files
+(torch backend, argmax labels): macro-F1, accuracy and the F1 of the two rarest acts. Analysis
+only: nothing is written to the model dir.
 
     python eval/wise_ft.py --model model/claimstance-minilm --alphas 1,0.9,0.8,0.6 \
         data/corpus/dev.jsonl ../shared/realnews/dev.jsonl
@@ -27,14 +29,24 @@ from claimstance.labels import LABELS
 
 
 def interpolate(
-    finetuned: dict[str, torch.Tensor], pretrained: dict[str, torch.Tensor], alpha: float
+    finetuned: dict[str, torch.Tensor],
+    pretrained: dict[str, torch.Tensor],
+    alpha: float,
+    keep: tuple[str, ...] = (),
 ) -> tuple[dict[str, torch.Tensor], int]:
     """The mixed state dict, and how many tensors were mixed (those the base model also has,
-    under the same name or without the `bert.` prefix; the rest are kept as fine-tuned)."""
+    under the same name or without the `bert.` prefix, and whose name (without `bert.`) does not
+    start with one of `keep`; the rest are kept as fine-tuned)."""
     mixed, count = {}, 0
     for name, value in finetuned.items():
-        base = pretrained.get(name, pretrained.get(name.removeprefix("bert.")))
-        if base is not None and value.is_floating_point() and base.shape == value.shape:
+        short = name.removeprefix("bert.")
+        base = pretrained.get(name, pretrained.get(short))
+        if (
+            base is not None
+            and not short.startswith(keep)
+            and value.is_floating_point()
+            and base.shape == value.shape
+        ):
             mixed[name] = alpha * value + (1 - alpha) * base.to(value.dtype)
             count += 1
         else:
@@ -48,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="model/claimstance-minilm")
     parser.add_argument("--base-model", default=BASE_MODEL)
     parser.add_argument("--alphas", default="1,0.9,0.8,0.7,0.6")
+    parser.add_argument(
+        "--keep",
+        default="pooler",
+        help="comma-separated name prefixes (without `bert.`) never mixed; '' mixes the pooler too",
+    )
     args = parser.parse_args(argv)
 
     loaded = modeling.load(args.model)
@@ -55,10 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     pretrained = load_file(str(modeling.resolve_base_model(args.base_model) / "model.safetensors"))
     finetuned = {k: v.clone() for k, v in model.state_dict().items()}
     sets = {path: load_labeled(path) for path in args.data}
-    print("| alpha | " + " | ".join(f"{p} macro-F1 | accuracy" for p in sets) + " |")
-    print("| --- | " + " | ".join("--- | ---" for _ in sets) + " |")
+    keep = tuple(k for k in args.keep.split(",") if k)
+    cols = "macro-F1 | accuracy | pledge F1 | warning F1"
+    print("| alpha | " + " | ".join(f"{p}: {cols}" for p in sets) + " |")
+    print("| --- | " + " | ".join("--- | --- | --- | ---" for _ in sets) + " |")
     for alpha in (float(a) for a in args.alphas.split(",")):
-        mixed, count = interpolate(finetuned, pretrained, alpha)
+        mixed, count = interpolate(finetuned, pretrained, alpha, keep)
         if count == 0:
             print(f"{args.base_model}: no weight matches the model's", file=sys.stderr)
             return 1
@@ -73,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
                     logits = model(**batch).logits.float().numpy()
                 preds += [LABELS[i] for i in np.argmax(logits, axis=1)]
             m = compute_metrics([ex.label for ex in examples], preds)
-            cells.append(f"{m['macro_f1']:.3f} | {m['accuracy']:.3f}")
+            f1 = {label: m["per_label"][label]["f1"] for label in ("pledge", "warning")}
+            cells.append(
+                f"{m['macro_f1']:.3f} | {m['accuracy']:.3f} | {f1['pledge']:.3f} | "
+                f"{f1['warning']:.3f}"
+            )
         print(f"| {alpha:.2f} | " + " | ".join(cells) + " |", flush=True)
     return 0
 

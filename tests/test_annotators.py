@@ -31,6 +31,8 @@ def test_cohen_kappa(module):
     # two labels, half agreement, both balanced: chance agreement 0.5 -> kappa 0
     assert module.cohen_kappa(["a", "a", "b", "b"], ["a", "b", "a", "b"]) == pytest.approx(0.0)
     assert module.cohen_kappa(["a", "a"], ["a", "a"]) == 1.0
+    # different label distributions: observed 0.5, expected (3*1 + 1*3) / 16 = 0.375 -> 0.2
+    assert module.cohen_kappa(["a", "a", "a", "b"], ["a", "b", "b", "b"]) == pytest.approx(0.2)
 
 
 def test_model_errors_split_by_annotators(module):
@@ -48,23 +50,33 @@ def test_model_errors_split_by_annotators(module):
     assert report["pairwise"]["A vs B"]["accuracy"] == pytest.approx(5 / 6)
 
 
-def test_main_writes_report_and_refuses_missing_ids(module, tmp_path, capsys):
+def test_main_writes_report_and_refuses_bad_annotations(module, tmp_path, capsys):
     data = _write(
         tmp_path / "gold.jsonl",
         [{"id": f"d{i}", "text": f"Sentence {i} here.", "label": g} for i, g in enumerate(GOLD)],
     )
-    ann = _write(tmp_path / "A.jsonl", [{"id": f"d{i}", "label": g} for i, g in enumerate(GOLD)])
+    # rows out of order and one label wrong: scored by id, not by position
+    rows = [{"id": f"d{i}", "label": g} for i, g in enumerate(GOLD)][::-1]
+    rows[0]["label"] = "none"  # d5: gold attributed_claim
+    ann = _write(tmp_path / "A.jsonl", rows)
     out = tmp_path / "out"
     assert module.main([str(data), str(ann), "--out-dir", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["vs_gold"]["A"]["macro_f1"] == pytest.approx(1.0)
-    assert "| annotator A vs gold | 1.000" in (out / "report.md").read_text()
-    short = _write(tmp_path / "B.jsonl", [{"id": "d0", "label": "pledge"}])
-    assert module.main([str(data), str(short), "--out-dir", str(out)]) == 1
-    assert "5 ids of the data set have no label" in capsys.readouterr().err
-    bad = _write(tmp_path / "C.jsonl", [{"id": "d0", "label": "maybe"}])
-    assert module.main([str(data), str(bad), "--out-dir", str(out)]) == 1
-    assert "label 'maybe' is not one of" in capsys.readouterr().err
+    assert metrics["vs_gold"]["A"]["accuracy"] == pytest.approx(5 / 6)
+    assert metrics["vs_gold"]["A"]["f1"]["pledge"] == pytest.approx(1.0)
+    assert "| annotator A vs gold | " in (out / "report.md").read_text()
+    for name, bad, message in [
+        ("B", [{"id": "d0", "label": "pledge"}], "5 ids of the data set have no label"),
+        ("C", [{"id": "d0", "label": "maybe"}], "label 'maybe' is not one of"),
+        ("D", [{"id": "d0", "label": "pledge"}] * 2, "id 'd0' repeated"),
+        ("model", rows, "distinct names other than 'model'"),
+    ]:
+        path = _write(tmp_path / f"{name}.jsonl", bad)
+        assert module.main([str(data), str(path), "--out-dir", str(out)]) == 1
+        assert message in capsys.readouterr().err
+    twice = _write(tmp_path / "twice.jsonl", [{"id": "d0", "text": "A b.", "label": "none"}] * 2)
+    assert module.main([str(twice), str(ann), "--out-dir", str(out)]) == 1
+    assert "ids repeated: ['d0']" in capsys.readouterr().err
 
 
 def test_main_runs_the_model(module, model_copy, tmp_path):
