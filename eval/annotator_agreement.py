@@ -23,31 +23,29 @@ from claimstance.labels import LABELS
 
 
 def cohen_kappa(a: list[str], b: list[str]) -> float:
-    """Cohen's kappa of two label sequences of the same length (1.0 when both are constant
-    and equal)."""
-    n = len(a)
-    if n == 0:
+    """Cohen's kappa of two label sequences of the same length, as `make data-report` computes
+    it (scikit-learn), and 1.0 when both hold one and the same label (scikit-learn: nan)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    if not a:
         raise ValueError("kappa of no labels")
-    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
-    ca, cb = Counter(a), Counter(b)
-    expected = sum(ca[label] * cb[label] for label in ca) / (n * n)
-    return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+    if len(set(a) | set(b)) == 1:
+        return 1.0
+    return float(cohen_kappa_score(a, b))
 
 
 def read_gold(path: str | Path) -> tuple[list[str], list[LabeledExample]]:
-    """The ids and the labeled examples of the gold file, read once and in the same order.
+    """The ids and the labeled examples of the gold file, in file order.
 
     Raises:
         ValueError: a row without an `id`, or an id repeated (DataError: a bad text or label).
     """
     examples = load_labeled(path)
-    records = dict(_labeled_records(_read_text(Path(path)), str(path)))
     ids = []
     for ex in examples:
-        record = records[int(ex.source.rsplit(":", 1)[1])]
-        if "id" not in record:
+        if ex.id is None:
             raise ValueError(f"{ex.source}: no `id` field")
-        ids.append(str(record["id"]))
+        ids.append(ex.id)
     repeated = [i for i, n in Counter(ids).items() if n > 1]
     if repeated:
         raise ValueError(f"{path}: ids repeated: {repeated[:3]}")
@@ -204,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "report.md").write_text(render(report, args.data, args.model))
-    print((out / "report.md").read_text())
+    text = render(report, args.data, args.model)
+    (out / "report.md").write_text(text)
+    print(text)
     return 0
 
 

@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from claimstance import modeling
+from claimstance import backends, modeling
 from claimstance.config import BASE_MODEL
 from claimstance.data import load_labeled
 from claimstance.evaluation import compute_metrics
+from claimstance.inference import Classifier
 from claimstance.labels import LABELS
 
 
@@ -67,10 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    loaded = modeling.load(args.model)
-    model, tokenizer = loaded.model.eval(), loaded.tokenizer
+    model = modeling.load(args.model).model.eval()
     pretrained = load_file(str(modeling.resolve_base_model(args.base_model) / "model.safetensors"))
     finetuned = {k: v.clone() for k, v in model.state_dict().items()}
+
+    # the project's batching and tokenizing, over the one model whose weights each alpha mixes
+    classifier = Classifier(
+        backends.open_model_dir(args.model), backends.model_runner(model), "torch"
+    )
     sets = {path: load_labeled(path) for path in args.data}
     keep = tuple(k for k in args.keep.split(",") if k)
     cols = "macro-F1 | accuracy | pledge F1 | warning F1"
@@ -84,13 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(mixed)
         cells = []
         for examples in sets.values():
-            ids, _ = modeling.encode(tokenizer, [ex.text for ex in examples], loaded.max_length)
-            preds = []
-            for start in range(0, len(ids), 64):
-                batch = modeling.collate(ids[start : start + 64], tokenizer.pad_token_id)
-                with torch.inference_mode():
-                    logits = model(**batch).logits.float().numpy()
-                preds += [LABELS[i] for i in np.argmax(logits, axis=1)]
+            logits, _ = classifier.logits([ex.text for ex in examples])
+            preds = [LABELS[i] for i in np.argmax(logits, axis=1)]
             m = compute_metrics([ex.label for ex in examples], preds)
             f1 = {label: m["per_label"][label]["f1"] for label in ("pledge", "warning")}
             cells.append(

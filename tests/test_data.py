@@ -172,3 +172,12 @@ def test_writer_renames_only_on_success(tmp_path):
     failed.write(row)
     failed.close(ok=False)
     assert list(tmp_path.iterdir()) == [out]
+
+
+def test_load_labeled_keeps_the_optional_id(tmp_path):
+    path = tmp_path / "set.jsonl"
+    path.write_text(
+        '{"id": 7, "text": "Talks resumed.", "label": "none"}\n'
+        '{"text": "He vowed to return.", "label": "pledge"}\n'
+    )
+    assert [ex.id for ex in load_labeled(path)] == ["7", None]

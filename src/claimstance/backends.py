@@ -256,7 +256,13 @@ def torch_runner(model_dir: str | Path, threads: int = 0) -> Runner:
 
     if threads > 0:
         torch.set_num_threads(threads)
-    model = modeling.load(model_dir).model
+    return model_runner(modeling.load(model_dir).model)
+
+
+def model_runner(model: Any) -> Runner:
+    """A loaded transformers classifier as a Runner (torch.inference_mode, float32 logits); the
+    model is called as it is at each batch, so its weights may change between calls."""
+    import torch
 
     def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

@@ -64,6 +64,7 @@ class LabeledExample:
     source: str  # "path:line"
     domain: str | None = None
     note: str | None = None
+    id: str | None = None  # the row's optional `id` (the real-news set has one)
 
 
 @dataclass
@@ -637,7 +638,8 @@ def _text_field(record: dict[str, Any], where: str) -> str:
 
 
 def load_labeled(path: str | Path) -> list[LabeledExample]:
-    """Read and validate labeled JSONL (`text`, `label`; optional `doc_id`, `domain`, `note`).
+    """Read and validate labeled JSONL (`text`, `label`; optional `doc_id`, `domain`, `note`,
+    `id`).
 
     Raises:
         DataError: on the first bad line, naming file:line, the bad value and what is allowed.
@@ -655,7 +657,7 @@ def load_labeled(path: str | Path) -> list[LabeledExample]:
         label = record.get("label")
         if label not in LABELS:
             raise DataError(f"{where}: unknown label {label!r}; expected one of {list(LABELS)}")
-        doc_id = record.get("doc_id")
+        doc_id, row_id = record.get("doc_id"), record.get("id")
         examples.append(
             LabeledExample(
                 text=body,
@@ -664,6 +666,7 @@ def load_labeled(path: str | Path) -> list[LabeledExample]:
                 source=where,
                 domain=record.get("domain"),
                 note=record.get("note"),
+                id=str(row_id) if row_id is not None else None,
             )
         )
     return examples
